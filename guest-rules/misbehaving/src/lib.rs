@@ -1,0 +1,106 @@
+//! A rule that misbehaves on demand, so the host's tests can prove every kind
+//! of failure is contained to one recipient.
+//!
+//! The profile's first tag picks the behaviour:
+//!
+//! | tag | behaviour |
+//! |---|---|
+//! | `loop` | spins forever (out of fuel, or the deadline with a large fuel budget) |
+//! | `recurse` | recurses without end (stack overflow) |
+//! | `alloc` | allocates until memory runs out |
+//! | `huge` | returns 100,000 segments |
+//! | `long-id` | returns a segment id of 10,000 bytes |
+//! | `panic` | panics |
+//! | `bad-id` | chooses a subject variant the campaign does not have |
+//! | `rule-error` | reports a rule error |
+//! | `log-flood` | writes 1 MiB to the log, stdout and stderr, then decides normally |
+//! | `ambient` | reads the clock and randomness through WASI and reports them as reasons |
+//! | anything else | decides normally: segment `well-behaved`, variant `default` |
+
+use std::hint::black_box;
+
+use mailrules_sdk::prelude::*;
+
+struct Misbehaving;
+
+impl Rule for Misbehaving {
+    fn decide(profile: &Profile, campaign: &Campaign) -> Result<Decision, RuleError> {
+        let tags = profile.tags();
+        let mut decision = normal_decision(campaign);
+        match tags.first().map(String::as_str).unwrap_or("") {
+            "loop" => spin(),
+            "recurse" => {
+                decision.add_reason(format!("depth:{}", recurse(black_box(1))));
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "huge" => {
+                decision.segments = (0..100_000).map(|i| format!("segment-{i}")).collect();
+            }
+            "long-id" => decision.add_segment("x".repeat(10_000)),
+            "panic" => panic!("deliberate panic for profile {}", profile.id()),
+            "bad-id" => decision.choose("no-such-variant", "default"),
+            "rule-error" => {
+                return Err(RuleError {
+                    code: ErrorCode::MissingData,
+                    message: "profile has no loyalty tier".to_string(),
+                });
+            }
+            "log-flood" => {
+                let line = "flood ".repeat(170);
+                for _ in 0..1_000 {
+                    log(LogLevel::Info, &line);
+                    println!("{line}");
+                    eprintln!("{line}");
+                }
+            }
+            "ambient" => {
+                let since_epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                decision.add_reason(format!("clock:{since_epoch}"));
+                let random: u64 = std::collections::hash_map::RandomState::new()
+                    .hash_one(profile.id());
+                decision.add_reason(format!("random:{random}"));
+                decision.add_reason(format!("bucket:{}", ab_bucket("subject-test")));
+            }
+            _ => {}
+        }
+        Ok(decision)
+    }
+}
+
+use std::hash::BuildHasher;
+
+fn normal_decision(campaign: &Campaign) -> Decision {
+    let mut decision = Decision::new("default", "default");
+    decision.add_segment("well-behaved");
+    for slot in campaign.slots() {
+        if let Some(block) = campaign.blocks(&slot).into_iter().next() {
+            decision.set_block(slot, block);
+        }
+    }
+    decision
+}
+
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+fn recurse(depth: u64) -> u64 {
+    if black_box(depth) == 0 {
+        return 0;
+    }
+    let padding = black_box([depth; 16]);
+    black_box(recurse(black_box(depth + 1))) + padding[3]
+}
+
+mailrules_sdk::export_rule!(Misbehaving);

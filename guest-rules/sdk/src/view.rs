@@ -1,0 +1,126 @@
+//! The profile and campaign as traits.
+//!
+//! Inside a component, [`Profile`] and [`Campaign`] are handles to data kept
+//! by the host; every call is one cheap host call. Writing rule logic against
+//! these traits lets the same code also run natively, over any other
+//! implementation (unit tests, benchmarks against native code).
+
+use crate::{Campaign, Cart, Consent, Engagement, OrderStats, Profile, Timestamp, ViewedProduct};
+
+/// Read access to one customer profile. See the WIT `profile` resource for
+/// the meaning of every field.
+pub trait ProfileView {
+    /// The tenant's customer id.
+    fn id(&self) -> String;
+    /// The recipient's address.
+    fn email(&self) -> String;
+    /// Given name, if known.
+    fn first_name(&self) -> Option<String>;
+    /// Family name, if known.
+    fn last_name(&self) -> Option<String>;
+    /// BCP 47 locale, if known.
+    fn locale(&self) -> Option<String>;
+    /// IANA time zone, if known.
+    fn timezone(&self) -> Option<String>;
+    /// ISO 3166-1 alpha-2 country, if known.
+    fn country(&self) -> Option<String>;
+    /// Birth date as `YYYY-MM-DD`, if known.
+    fn birth_date(&self) -> Option<String>;
+    /// When the recipient subscribed, if known.
+    fn subscribed_at(&self) -> Option<Timestamp>;
+    /// Consent flags.
+    fn consent(&self) -> Consent;
+    /// Purchase history counters.
+    fn orders(&self) -> OrderStats;
+    /// Currency of the order totals, if known.
+    fn currency(&self) -> Option<String>;
+    /// Purchased categories, most purchased first.
+    fn order_categories(&self) -> Vec<String>;
+    /// Email engagement counters.
+    fn engagement(&self) -> Engagement;
+    /// Last site visit, if any.
+    fn last_visit_at(&self) -> Option<Timestamp>;
+    /// Browsed categories, most viewed first.
+    fn viewed_categories(&self) -> Vec<String>;
+    /// Whether the browsed categories contain `category`.
+    fn has_viewed_category(&self, category: &str) -> bool;
+    /// Products viewed, most recent first.
+    fn viewed_products(&self) -> Vec<ViewedProduct>;
+    /// The open cart, if any.
+    fn cart(&self) -> Option<Cart>;
+    /// The tenant's tags.
+    fn tags(&self) -> Vec<String>;
+    /// Whether the tags contain `tag`.
+    fn has_tag(&self, tag: &str) -> bool;
+    /// Custom attributes as one MessagePack map.
+    fn attributes(&self) -> Vec<u8>;
+}
+
+/// Read access to the campaign being sent.
+pub trait CampaignView {
+    /// The campaign id.
+    fn id(&self) -> String;
+    /// The send time: the only clock a rule sees.
+    fn now(&self) -> Timestamp;
+    /// Subject variant ids.
+    fn subject_variants(&self) -> Vec<String>;
+    /// Preheader variant ids.
+    fn preheader_variants(&self) -> Vec<String>;
+    /// Content slot names.
+    fn slots(&self) -> Vec<String>;
+    /// Block ids that may fill `slot`.
+    fn blocks(&self, slot: &str) -> Vec<String>;
+    /// Whether `id` is a subject variant.
+    fn has_subject(&self, id: &str) -> bool;
+    /// Whether `id` is a preheader variant.
+    fn has_preheader(&self, id: &str) -> bool;
+    /// Whether `block` may fill `slot`.
+    fn has_block(&self, slot: &str, block: &str) -> bool;
+}
+
+macro_rules! forward {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&self $(, $arg: $ty)*) -> $ret { Self::$name(self $(, $arg)*) })*
+    };
+}
+
+impl ProfileView for Profile {
+    forward! {
+        id() -> String;
+        email() -> String;
+        first_name() -> Option<String>;
+        last_name() -> Option<String>;
+        locale() -> Option<String>;
+        timezone() -> Option<String>;
+        country() -> Option<String>;
+        birth_date() -> Option<String>;
+        subscribed_at() -> Option<Timestamp>;
+        consent() -> Consent;
+        orders() -> OrderStats;
+        currency() -> Option<String>;
+        order_categories() -> Vec<String>;
+        engagement() -> Engagement;
+        last_visit_at() -> Option<Timestamp>;
+        viewed_categories() -> Vec<String>;
+        has_viewed_category(category: &str) -> bool;
+        viewed_products() -> Vec<ViewedProduct>;
+        cart() -> Option<Cart>;
+        tags() -> Vec<String>;
+        has_tag(tag: &str) -> bool;
+        attributes() -> Vec<u8>;
+    }
+}
+
+impl CampaignView for Campaign {
+    forward! {
+        id() -> String;
+        now() -> Timestamp;
+        subject_variants() -> Vec<String>;
+        preheader_variants() -> Vec<String>;
+        slots() -> Vec<String>;
+        blocks(slot: &str) -> Vec<String>;
+        has_subject(id: &str) -> bool;
+        has_preheader(id: &str) -> bool;
+        has_block(slot: &str, block: &str) -> bool;
+    }
+}

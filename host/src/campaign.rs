@@ -1,0 +1,427 @@
+//! The campaign file (TOML): what a rule may choose from, what a recipient
+//! gets when the rule fails, and the limits the campaign asks for.
+//!
+//! ```toml
+//! id = "autumn-picks"
+//! now = "2026-11-24T09:00:00Z"   # send time; the only clock rules see
+//!
+//! [[subject]]
+//! id = "default"
+//! text = "Picked for you this week"
+//!
+//! [[preheader]]
+//! id = "default"
+//! text = "New arrivals in your favourite categories"
+//!
+//! [[slot]]
+//! name = "hero"
+//! [[slot.block]]
+//! id = "hero-default"
+//! html = "<h1>Hello</h1>"
+//!
+//! [fallback]               # what a recipient gets when the rule fails
+//! subject = "default"
+//! preheader = "default"
+//! blocks = { hero = "hero-default" }
+//!
+//! [failure]
+//! policy = "fallback"      # or "skip": send nothing when the rule fails
+//!
+//! [limits]                 # optional; see `Limits`
+//! fuel = 5_000_000
+//! ```
+//!
+//! Every problem is reported with the file and line it is on.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::CampaignError;
+use crate::limits::RequestedLimits;
+use crate::profile::{Timestamp, parse_time};
+
+/// A subject line or preheader variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// The id a rule chooses.
+    pub id: String,
+    /// The text, with merge fields.
+    pub text: String,
+}
+
+/// A content block that may fill a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The id a rule chooses.
+    pub id: String,
+    /// HTML content, with merge fields.
+    pub html: Option<String>,
+    /// Plain-text content, with merge fields.
+    pub text: Option<String>,
+}
+
+/// A content slot and its candidate blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// The slot's name.
+    pub name: String,
+    /// The blocks that may fill it.
+    pub blocks: Vec<Block>,
+}
+
+/// A complete choice of subject, preheader and one block per slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Subject variant id.
+    pub subject: String,
+    /// Preheader variant id.
+    pub preheader: String,
+    /// Block per slot, in the campaign's slot order.
+    pub blocks: Vec<(String, String)>,
+}
+
+/// What happens to a recipient whose rule fails (trap, timeout, out of fuel
+/// or memory, invalid decision, rule error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// Send the campaign's fallback selection (status `fallback`).
+    #[default]
+    Fallback,
+    /// Send nothing (status `skipped`).
+    Skip,
+}
+
+/// A validated campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    /// Campaign id.
+    pub id: String,
+    /// Send time, if the file sets one.
+    pub now: Option<Timestamp>,
+    /// Subject variants.
+    pub subjects: Vec<Variant>,
+    /// Preheader variants.
+    pub preheaders: Vec<Variant>,
+    /// Content slots.
+    pub slots: Vec<Slot>,
+    /// What a failed evaluation gets.
+    pub fallback: Selection,
+    /// Fallback or skip on failure.
+    pub failure_policy: FailurePolicy,
+    /// Limits the campaign asks for.
+    pub limits: RequestedLimits,
+}
+
+impl Campaign {
+    /// Reads and validates a campaign file.
+    pub fn load(path: &Path) -> Result<Campaign, CampaignError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| CampaignError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates campaign TOML; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Campaign, CampaignError> {
+        let invalid = |span: Option<std::ops::Range<usize>>, message: String| CampaignError::Invalid {
+            path: path.to_path_buf(),
+            line: span.map(|s| line_of(text, s.start)),
+            message,
+        };
+        let file: CampaignFile = toml::from_str(text)
+            .map_err(|e| invalid(e.span(), e.message().to_string()))?;
+        Validator { path: path.to_path_buf(), text }.validate(file)
+    }
+
+    /// Whether `id` is a subject variant.
+    pub fn has_subject(&self, id: &str) -> bool {
+        self.subjects.iter().any(|v| v.id == id)
+    }
+
+    /// Whether `id` is a preheader variant.
+    pub fn has_preheader(&self, id: &str) -> bool {
+        self.preheaders.iter().any(|v| v.id == id)
+    }
+
+    /// The slot called `name`.
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+
+    /// Whether `block` may fill `slot`.
+    pub fn has_block(&self, slot: &str, block: &str) -> bool {
+        self.slot(slot).is_some_and(|s| s.blocks.iter().any(|b| b.id == block))
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignFile {
+    id: Spanned<String>,
+    now: Option<Spanned<String>>,
+    #[serde(default)]
+    subject: Vec<VariantFile>,
+    #[serde(default)]
+    preheader: Vec<VariantFile>,
+    #[serde(default)]
+    slot: Vec<SlotFile>,
+    fallback: Spanned<FallbackFile>,
+    #[serde(default)]
+    failure: FailureFile,
+    #[serde(default)]
+    limits: RequestedLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantFile {
+    id: Spanned<String>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotFile {
+    name: Spanned<String>,
+    #[serde(default)]
+    block: Vec<BlockFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockFile {
+    id: Spanned<String>,
+    html: Option<String>,
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallbackFile {
+    subject: Spanned<String>,
+    preheader: Spanned<String>,
+    #[serde(default)]
+    blocks: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FailureFile {
+    #[serde(default)]
+    policy: FailurePolicy,
+}
+
+struct Validator<'a> {
+    path: PathBuf,
+    text: &'a str,
+}
+
+impl Validator<'_> {
+    fn error<T>(&self, spanned: &Spanned<T>, message: String) -> CampaignError {
+        CampaignError::Invalid {
+            path: self.path.clone(),
+            line: Some(line_of(self.text, spanned.span().start)),
+            message,
+        }
+    }
+
+    fn id(&self, id: &Spanned<String>, what: &str) -> Result<String, CampaignError> {
+        let value = id.get_ref();
+        let ok = !value.is_empty()
+            && value.len() <= 64
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        if !ok {
+            return Err(self.error(
+                id,
+                format!("{what} `{}` must be 1 to 64 characters of a-z, 0-9, `-`, `_`, `.`, `:`", value.escape_debug()),
+            ));
+        }
+        Ok(value.clone())
+    }
+
+    fn variants(&self, list: Vec<VariantFile>, what: &str) -> Result<Vec<Variant>, CampaignError> {
+        let mut seen = HashSet::new();
+        let mut variants = Vec::with_capacity(list.len());
+        for variant in list {
+            let id = self.id(&variant.id, what)?;
+            if !seen.insert(id.clone()) {
+                return Err(self.error(&variant.id, format!("{what} `{id}` is defined twice")));
+            }
+            variants.push(Variant { id, text: variant.text });
+        }
+        Ok(variants)
+    }
+
+    fn validate(self, file: CampaignFile) -> Result<Campaign, CampaignError> {
+        let id = self.id(&file.id, "campaign id")?;
+        let now = match &file.now {
+            Some(now) => Some(parse_time(now.get_ref()).map_err(|e| self.error(now, e))?),
+            None => None,
+        };
+        let subjects = self.variants(file.subject, "subject variant")?;
+        let preheaders = self.variants(file.preheader, "preheader variant")?;
+        let fallback_span = &file.fallback;
+        if subjects.is_empty() {
+            return Err(self.error(&file.id, "the campaign has no [[subject]] variants".into()));
+        }
+        if preheaders.is_empty() {
+            return Err(self.error(&file.id, "the campaign has no [[preheader]] variants".into()));
+        }
+
+        let mut slots: Vec<Slot> = Vec::with_capacity(file.slot.len());
+        for slot in file.slot {
+            let name = self.id(&slot.name, "slot name")?;
+            if slots.iter().any(|s| s.name == name) {
+                return Err(self.error(&slot.name, format!("slot `{name}` is defined twice")));
+            }
+            if slot.block.is_empty() {
+                return Err(self.error(&slot.name, format!("slot `{name}` has no [[slot.block]]")));
+            }
+            let mut blocks: Vec<Block> = Vec::with_capacity(slot.block.len());
+            for block in slot.block {
+                let block_id = self.id(&block.id, "block id")?;
+                if blocks.iter().any(|b| b.id == block_id) {
+                    return Err(self.error(
+                        &block.id,
+                        format!("block `{block_id}` is defined twice in slot `{name}`"),
+                    ));
+                }
+                blocks.push(Block { id: block_id, html: block.html, text: block.text });
+            }
+            slots.push(Slot { name, blocks });
+        }
+
+        let fallback_file = fallback_span.get_ref();
+        let subject = fallback_file.subject.get_ref().clone();
+        if !subjects.iter().any(|v| v.id == subject) {
+            return Err(self.error(
+                &fallback_file.subject,
+                format!("fallback subject `{subject}` is not one of the [[subject]] variants"),
+            ));
+        }
+        let preheader = fallback_file.preheader.get_ref().clone();
+        if !preheaders.iter().any(|v| v.id == preheader) {
+            return Err(self.error(
+                &fallback_file.preheader,
+                format!("fallback preheader `{preheader}` is not one of the [[preheader]] variants"),
+            ));
+        }
+        for (slot_name, block) in &fallback_file.blocks {
+            let Some(slot) = slots.iter().find(|s| &s.name == slot_name) else {
+                return Err(self.error(block, format!("fallback names slot `{slot_name}`, which the campaign does not have")));
+            };
+            if !slot.blocks.iter().any(|b| &b.id == block.get_ref()) {
+                return Err(self.error(
+                    block,
+                    format!("fallback block `{}` is not a block of slot `{slot_name}`", block.get_ref()),
+                ));
+            }
+        }
+        let mut blocks = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            let Some(block) = fallback_file.blocks.get(&slot.name) else {
+                return Err(self.error(
+                    fallback_span,
+                    format!("[fallback] blocks has no block for slot `{}`", slot.name),
+                ));
+            };
+            blocks.push((slot.name.clone(), block.get_ref().clone()));
+        }
+
+        Ok(Campaign {
+            id,
+            now,
+            subjects,
+            preheaders,
+            slots,
+            fallback: Selection { subject, preheader, blocks },
+            failure_policy: file.failure.policy,
+            limits: file.limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "c1"
+now = "2026-11-24T09:00:00Z"
+
+[[subject]]
+id = "default"
+text = "Hi"
+
+[[preheader]]
+id = "default"
+text = "Hello"
+
+[[slot]]
+name = "hero"
+[[slot.block]]
+id = "hero-default"
+html = "<h1>Hi</h1>"
+
+[fallback]
+subject = "default"
+preheader = "default"
+blocks = { hero = "hero-default" }
+"#;
+
+    fn parse(text: &str) -> Result<Campaign, CampaignError> {
+        Campaign::parse(text, Path::new("c.toml"))
+    }
+
+    #[test]
+    fn parses_a_complete_campaign() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.id, "c1");
+        assert_eq!(c.now, Some(1_795_510_800));
+        assert!(c.has_block("hero", "hero-default"));
+        assert!(!c.has_block("hero", "nope"));
+        assert_eq!(c.fallback.blocks, vec![("hero".to_string(), "hero-default".to_string())]);
+        assert_eq!(c.failure_policy, FailurePolicy::Fallback);
+    }
+
+    #[test]
+    fn unknown_fallback_subject_is_reported_with_its_line() {
+        let text = GOOD.replace("subject = \"default\"", "subject = \"nope\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:21:"), "{err}");
+        assert!(err.contains("`nope`"), "{err}");
+    }
+
+    #[test]
+    fn missing_fallback_block_for_a_slot_is_an_error() {
+        let text = GOOD.replace("blocks = { hero = \"hero-default\" }", "");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("no block for slot `hero`"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_ids_and_unknown_keys_are_errors_with_lines() {
+        let dup = GOOD.replace("[[preheader]]", "[[subject]]\nid = \"default\"\ntext = \"x\"\n\n[[preheader]]");
+        let err = parse(&dup).unwrap_err().to_string();
+        assert!(err.contains("defined twice"), "{err}");
+        let typo = GOOD.replace("text = \"Hi\"", "txt = \"Hi\"");
+        let err = parse(&typo).unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:7:"), "{err}");
+    }
+
+    #[test]
+    fn bad_time_and_bad_id_are_errors() {
+        let err = parse(&GOOD.replace("2026-11-24T09:00:00Z", "tomorrow")).unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:3:"), "{err}");
+        let err = parse(&GOOD.replace("id = \"c1\"", "id = \"bad id\"")).unwrap_err().to_string();
+        assert!(err.contains("must be 1 to 64 characters"), "{err}");
+    }
+}

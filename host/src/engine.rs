@@ -1,0 +1,121 @@
+//! The one wasmtime `Engine` of a process, set up for untrusted rules: fuel,
+//! epoch interruption and the pooling allocator always on, and a background
+//! thread that advances the epoch so deadlines fire.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::Rules;
+use crate::error::EngineError;
+use crate::limits::OperatorLimits;
+use crate::sandbox::SandboxState;
+
+/// How often the epoch advances; deadlines are whole ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Rule instances that may be alive at once across all threads.
+pub const MAX_CONCURRENT_INSTANCES: u32 = 64;
+
+/// The shared engine, linker and limits for every rule of a process.
+pub struct RuleEngine {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    operator: OperatorLimits,
+    ticker: EpochTicker,
+}
+
+impl RuleEngine {
+    /// An engine whose pool fits the operator's largest memory limit.
+    pub fn new(operator: OperatorLimits) -> Result<Self, EngineError> {
+        let engine = Engine::new(&engine_config(&operator)).map_err(|e| EngineError(format!("{e:?}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| EngineError(format!("{e:?}")))?;
+        Rules::add_to_linker::<SandboxState, HasSelf<SandboxState>>(&mut linker, |state| state)
+            .map_err(|e| EngineError(format!("{e:?}")))?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(RuleEngine { engine, linker, operator, ticker })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with WASI and the `mailrules:rules` imports.
+    pub fn linker(&self) -> &Linker<SandboxState> {
+        &self.linker
+    }
+
+    /// The operator's limits.
+    pub fn operator_limits(&self) -> &OperatorLimits {
+        &self.operator
+    }
+
+    /// Epoch ticks that make up `timeout` (at least one, plus one for the
+    /// partial tick already running).
+    pub fn deadline_ticks(&self, timeout: Duration) -> u64 {
+        let _ = &self.ticker;
+        (timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64).max(1) + 1
+    }
+
+    /// A stable text that changes whenever compiled code from this engine
+    /// would not load into another: part of the compilation cache key.
+    pub fn compatibility_key(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+}
+
+fn engine_config(operator: &OperatorLimits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_CONCURRENT_INSTANCES);
+    pool.total_core_instances(MAX_CONCURRENT_INSTANCES * 8);
+    pool.total_memories(MAX_CONCURRENT_INSTANCES * 2);
+    pool.total_tables(MAX_CONCURRENT_INSTANCES * 8);
+    pool.max_memory_size(operator.maximum.memory_bytes);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("mailrules-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The data of one evaluation's `Store`.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::{CappedLog, MemoryLimiter, deterministic_wasi};
+use crate::campaign::Campaign;
+use crate::profile::Profile;
+
+/// What a rule can reach during one evaluation, and nothing more.
+pub struct SandboxState {
+    pub(crate) profile: Arc<Profile>,
+    pub(crate) campaign: Arc<Campaign>,
+    pub(crate) now: i64,
+    pub(crate) log: CappedLog,
+    pub(crate) limiter: MemoryLimiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl SandboxState {
+    /// State for evaluating `profile` in `campaign` at time `now`.
+    pub fn new(
+        profile: Arc<Profile>,
+        campaign: Arc<Campaign>,
+        now: i64,
+        memory_bytes: usize,
+        log_bytes: usize,
+    ) -> Self {
+        let log = CappedLog::new(log_bytes);
+        let seed = crate::bucket::seed(&campaign.id, &profile.id);
+        SandboxState {
+            wasi: deterministic_wasi(now, seed, &log),
+            profile,
+            campaign,
+            now,
+            log,
+            limiter: MemoryLimiter::new(memory_bytes),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for SandboxState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
