@@ -119,21 +119,28 @@ pub struct Campaign {
 impl Campaign {
     /// Reads and validates a campaign file.
     pub fn load(path: &Path) -> Result<Campaign, CampaignError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CampaignError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     /// Parses and validates campaign TOML; `path` is used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Campaign, CampaignError> {
-        let invalid = |span: Option<std::ops::Range<usize>>, message: String| CampaignError::Invalid {
+        let invalid =
+            |span: Option<std::ops::Range<usize>>, message: String| CampaignError::Invalid {
+                path: path.to_path_buf(),
+                line: span.map(|s| line_of(text, s.start)),
+                message,
+            };
+        let file: CampaignFile =
+            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_string()))?;
+        Validator {
             path: path.to_path_buf(),
-            line: span.map(|s| line_of(text, s.start)),
-            message,
-        };
-        let file: CampaignFile = toml::from_str(text)
-            .map_err(|e| invalid(e.span(), e.message().to_string()))?;
-        Validator { path: path.to_path_buf(), text }.validate(file)
+            text,
+        }
+        .validate(file)
     }
 
     /// Whether `id` is a subject variant.
@@ -153,13 +160,18 @@ impl Campaign {
 
     /// Whether `block` may fill `slot`.
     pub fn has_block(&self, slot: &str, block: &str) -> bool {
-        self.slot(slot).is_some_and(|s| s.blocks.iter().any(|b| b.id == block))
+        self.slot(slot)
+            .is_some_and(|s| s.blocks.iter().any(|b| b.id == block))
     }
 }
 
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[derive(Deserialize)]
@@ -237,11 +249,16 @@ impl Validator<'_> {
         let value = id.get_ref();
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
         if !ok {
             return Err(self.error(
                 id,
-                format!("{what} `{}` must be 1 to 64 characters of a-z, 0-9, `-`, `_`, `.`, `:`", value.escape_debug()),
+                format!(
+                    "{what} `{}` must be 1 to 64 characters of a-z, 0-9, `-`, `_`, `.`, `:`",
+                    value.escape_debug()
+                ),
             ));
         }
         Ok(value.clone())
@@ -255,7 +272,10 @@ impl Validator<'_> {
             if !seen.insert(id.clone()) {
                 return Err(self.error(&variant.id, format!("{what} `{id}` is defined twice")));
             }
-            variants.push(Variant { id, text: variant.text });
+            variants.push(Variant {
+                id,
+                text: variant.text,
+            });
         }
         Ok(variants)
     }
@@ -273,7 +293,10 @@ impl Validator<'_> {
             return Err(self.error(&file.id, "the campaign has no [[subject]] variants".into()));
         }
         if preheaders.is_empty() {
-            return Err(self.error(&file.id, "the campaign has no [[preheader]] variants".into()));
+            return Err(self.error(
+                &file.id,
+                "the campaign has no [[preheader]] variants".into(),
+            ));
         }
 
         let mut slots: Vec<Slot> = Vec::with_capacity(file.slot.len());
@@ -294,7 +317,11 @@ impl Validator<'_> {
                         format!("block `{block_id}` is defined twice in slot `{name}`"),
                     ));
                 }
-                blocks.push(Block { id: block_id, html: block.html, text: block.text });
+                blocks.push(Block {
+                    id: block_id,
+                    html: block.html,
+                    text: block.text,
+                });
             }
             slots.push(Slot { name, blocks });
         }
@@ -311,17 +338,25 @@ impl Validator<'_> {
         if !preheaders.iter().any(|v| v.id == preheader) {
             return Err(self.error(
                 &fallback_file.preheader,
-                format!("fallback preheader `{preheader}` is not one of the [[preheader]] variants"),
+                format!(
+                    "fallback preheader `{preheader}` is not one of the [[preheader]] variants"
+                ),
             ));
         }
         for (slot_name, block) in &fallback_file.blocks {
             let Some(slot) = slots.iter().find(|s| &s.name == slot_name) else {
-                return Err(self.error(block, format!("fallback names slot `{slot_name}`, which the campaign does not have")));
+                return Err(self.error(
+                    block,
+                    format!("fallback names slot `{slot_name}`, which the campaign does not have"),
+                ));
             };
             if !slot.blocks.iter().any(|b| &b.id == block.get_ref()) {
                 return Err(self.error(
                     block,
-                    format!("fallback block `{}` is not a block of slot `{slot_name}`", block.get_ref()),
+                    format!(
+                        "fallback block `{}` is not a block of slot `{slot_name}`",
+                        block.get_ref()
+                    ),
                 ));
             }
         }
@@ -342,7 +377,11 @@ impl Validator<'_> {
             subjects,
             preheaders,
             slots,
-            fallback: Selection { subject, preheader, blocks },
+            fallback: Selection {
+                subject,
+                preheader,
+                blocks,
+            },
             failure_policy: file.failure.policy,
             limits: file.limits,
         })
@@ -388,7 +427,10 @@ blocks = { hero = "hero-default" }
         assert_eq!(c.now, Some(1_795_510_800));
         assert!(c.has_block("hero", "hero-default"));
         assert!(!c.has_block("hero", "nope"));
-        assert_eq!(c.fallback.blocks, vec![("hero".to_string(), "hero-default".to_string())]);
+        assert_eq!(
+            c.fallback.blocks,
+            vec![("hero".to_string(), "hero-default".to_string())]
+        );
         assert_eq!(c.failure_policy, FailurePolicy::Fallback);
     }
 
@@ -409,7 +451,10 @@ blocks = { hero = "hero-default" }
 
     #[test]
     fn duplicate_ids_and_unknown_keys_are_errors_with_lines() {
-        let dup = GOOD.replace("[[preheader]]", "[[subject]]\nid = \"default\"\ntext = \"x\"\n\n[[preheader]]");
+        let dup = GOOD.replace(
+            "[[preheader]]",
+            "[[subject]]\nid = \"default\"\ntext = \"x\"\n\n[[preheader]]",
+        );
         let err = parse(&dup).unwrap_err().to_string();
         assert!(err.contains("defined twice"), "{err}");
         let typo = GOOD.replace("text = \"Hi\"", "txt = \"Hi\"");
@@ -419,9 +464,13 @@ blocks = { hero = "hero-default" }
 
     #[test]
     fn bad_time_and_bad_id_are_errors() {
-        let err = parse(&GOOD.replace("2026-11-24T09:00:00Z", "tomorrow")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("2026-11-24T09:00:00Z", "tomorrow"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("c.toml:3:"), "{err}");
-        let err = parse(&GOOD.replace("id = \"c1\"", "id = \"bad id\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("id = \"c1\"", "id = \"bad id\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("must be 1 to 64 characters"), "{err}");
     }
 }

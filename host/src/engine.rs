@@ -31,13 +31,21 @@ pub struct RuleEngine {
 impl RuleEngine {
     /// An engine whose pool fits the operator's largest memory limit.
     pub fn new(operator: OperatorLimits) -> Result<Self, EngineError> {
-        let engine = Engine::new(&engine_config(&operator)).map_err(|e| EngineError(format!("{e:?}")))?;
+        let engine =
+            Engine::new(&engine_config(&operator)).map_err(|e| EngineError(format!("{e:?}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| EngineError(format!("{e:?}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| EngineError(format!("{e:?}")))?;
         Rules::add_to_linker::<SandboxState, HasSelf<SandboxState>>(&mut linker, |state| state)
             .map_err(|e| EngineError(format!("{e:?}")))?;
+        forbid_waiting(&mut linker).map_err(|e| EngineError(format!("{e:?}")))?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(RuleEngine { engine, linker, operator, ticker })
+        Ok(RuleEngine {
+            engine,
+            linker,
+            operator,
+            ticker,
+        })
     }
 
     /// The wasmtime engine.
@@ -67,9 +75,45 @@ impl RuleEngine {
     pub fn compatibility_key(&self) -> String {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     }
+}
+
+/// The WASI version whose clock functions are replaced; it is the one
+/// `wasmtime-wasi` serves, and guests built for any 0.2.x resolve to it.
+const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// The message a rule gets when it tries to sleep or wait for a time.
+pub const NO_WAITING: &str =
+    "rules may not sleep or wait: the clock is frozen at the campaign's `now`";
+
+/// Replaces the monotonic clock's `subscribe-*` functions with ones that
+/// trap: a wait blocks in the host, where neither fuel nor the epoch
+/// deadline can interrupt it, and with a frozen clock it has no use.
+fn forbid_waiting(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    use wasmtime::StoreContextMut;
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    type Subscribed = wasmtime::Result<(Resource<DynPollable>,)>;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(WASI_CLOCKS)?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |_: StoreContextMut<'_, SandboxState>, _: (u64,)| -> Subscribed {
+            Err(wasmtime::format_err!("{NO_WAITING}"))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |_: StoreContextMut<'_, SandboxState>, _: (u64,)| -> Subscribed {
+            Err(wasmtime::format_err!("{NO_WAITING}"))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 fn engine_config(operator: &OperatorLimits) -> Config {
@@ -107,7 +151,10 @@ impl EpochTicker {
                 }
             })
             .expect("spawning the epoch thread");
-        EpochTicker { stop, thread: Some(thread) }
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

@@ -7,10 +7,15 @@
 pub mod bindings;
 pub mod bucket;
 pub mod campaign;
+pub mod engine;
 pub mod error;
+pub mod evaluate;
 pub mod limits;
+pub mod outcome;
+pub mod policy;
 pub mod profile;
 pub mod profile_reader;
-pub mod sandbox;
-pub mod engine;
 pub mod rule;
+pub mod run;
+pub mod sandbox;
+pub mod summary;

@@ -117,7 +117,11 @@ impl OperatorLimits {
             let want = asked.unwrap_or(default);
             if want > ceiling {
                 if asked.is_some() {
-                    clamped.push(Clamped { name, requested: want, granted: ceiling });
+                    clamped.push(Clamped {
+                        name,
+                        requested: want,
+                        granted: ceiling,
+                    });
                 }
                 ceiling
             } else {
@@ -126,8 +130,12 @@ impl OperatorLimits {
         };
         let ms = |d: Duration| d.as_millis();
         let limits = Limits {
-            fuel: pick("fuel", requested.fuel.map(u128::from), defaults.fuel.into(), max.fuel.into())
-                as u64,
+            fuel: pick(
+                "fuel",
+                requested.fuel.map(u128::from),
+                defaults.fuel.into(),
+                max.fuel.into(),
+            ) as u64,
             timeout: Duration::from_millis(pick(
                 "timeout_ms",
                 requested.timeout_ms.map(u128::from),
@@ -182,7 +190,11 @@ mod tests {
 
     #[test]
     fn requests_below_the_ceiling_are_granted() {
-        let asked = RequestedLimits { fuel: Some(1_000), timeout_ms: Some(5), ..Default::default() };
+        let asked = RequestedLimits {
+            fuel: Some(1_000),
+            timeout_ms: Some(5),
+            ..Default::default()
+        };
         let (limits, clamped) = OperatorLimits::default().resolve(&asked);
         assert_eq!(limits.fuel, 1_000);
         assert_eq!(limits.timeout, Duration::from_millis(5));
@@ -191,7 +203,10 @@ mod tests {
 
     #[test]
     fn requests_above_the_ceiling_are_lowered_and_reported() {
-        let asked = RequestedLimits { memory_mib: Some(4096), ..Default::default() };
+        let asked = RequestedLimits {
+            memory_mib: Some(4096),
+            ..Default::default()
+        };
         let (limits, clamped) = OperatorLimits::default().resolve(&asked);
         assert_eq!(limits.memory_bytes, 256 << 20);
         assert_eq!(clamped.len(), 1);

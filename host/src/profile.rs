@@ -206,7 +206,9 @@ fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
     match Option::<String>::deserialize(d)? {
         None => Ok(None),
-        Some(text) => parse_time(&text).map(Some).map_err(serde::de::Error::custom),
+        Some(text) => parse_time(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -219,8 +221,9 @@ fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let Some(text) = Option::<String>::deserialize(d)? else {
         return Ok(None);
     };
-    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a YYYY-MM-DD date ({e})")))?;
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| {
+        serde::de::Error::custom(format!("`{text}` is not a YYYY-MM-DD date ({e})"))
+    })?;
     Ok(Some(text))
 }
 
@@ -288,7 +291,10 @@ mod tests {
         assert!(!p.consent.email_marketing);
         assert_eq!(p.orders.count, 0);
         assert!(p.behavior.cart.is_none());
-        assert_eq!(rmp_serde::from_slice::<serde_json::Value>(&p.attributes).unwrap(), serde_json::json!({}));
+        assert_eq!(
+            rmp_serde::from_slice::<serde_json::Value>(&p.attributes).unwrap(),
+            serde_json::json!({})
+        );
     }
 
     #[test]
@@ -301,7 +307,11 @@ mod tests {
     #[test]
     fn bad_time_is_an_error_that_quotes_the_value() {
         let err = parse(r#"{"id":"c1","email":"a@b.c","subscribed_at":"yesterday"}"#).unwrap_err();
-        assert!(err.to_string().contains("`yesterday` is not an RFC 3339 time"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`yesterday` is not an RFC 3339 time"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -109,11 +109,22 @@ impl ProfileReader {
     pub fn new(input: impl Read + Send + 'static, format: ProfileFormat) -> Self {
         let bytes_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let input: Box<dyn Read + Send> = Box::new(input);
-        let counted = CountingReader { inner: input, count: bytes_read.clone() };
+        let counted = CountingReader {
+            inner: input,
+            count: bytes_read.clone(),
+        };
         let reader = std::io::BufReader::with_capacity(64 << 10, counted);
         let inner: Box<dyn Iterator<Item = ProfileRecord> + Send> = match format {
-            ProfileFormat::JsonLines => Box::new(JsonLines { reader, line: 0, buffer: Vec::new() }),
-            ProfileFormat::MessagePack => Box::new(MessagePack { reader, index: 0, broken: false }),
+            ProfileFormat::JsonLines => Box::new(JsonLines {
+                reader,
+                line: 0,
+                buffer: Vec::new(),
+            }),
+            ProfileFormat::MessagePack => Box::new(MessagePack {
+                reader,
+                index: 0,
+                broken: false,
+            }),
         };
         ProfileReader { inner, bytes_read }
     }
@@ -121,12 +132,16 @@ impl ProfileReader {
     /// Opens `path` (`-` for standard input). The format comes from
     /// `format`, else from the extension, else JSON Lines.
     pub fn open(path: &Path, format: Option<ProfileFormat>) -> Result<Self, InputError> {
-        let format = format.or_else(|| ProfileFormat::from_path(path)).unwrap_or(ProfileFormat::JsonLines);
+        let format = format
+            .or_else(|| ProfileFormat::from_path(path))
+            .unwrap_or(ProfileFormat::JsonLines);
         if path == Path::new("-") {
             return Ok(Self::new(std::io::stdin(), format));
         }
-        let file = std::fs::File::open(path)
-            .map_err(|source| InputError::Open { path: path.to_path_buf(), source })?;
+        let file = std::fs::File::open(path).map_err(|source| InputError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Self::new(file, format))
     }
 
@@ -152,7 +167,8 @@ struct CountingReader<R> {
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -175,7 +191,11 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             let position = Position::Line(self.line);
             let fail = |message: String| ProfileRecord {
                 position,
-                profile: Err(ProfileError { position, profile_id: None, message }),
+                profile: Err(ProfileError {
+                    position,
+                    profile_id: None,
+                    message,
+                }),
             };
             let read = (&mut self.reader)
                 .take(MAX_LINE_BYTES as u64 + 1)
@@ -201,7 +221,12 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             let mut deserializer = serde_json::Deserializer::from_str(text);
             let parsed = serde_path_to_error::deserialize::<_, Profile>(&mut deserializer)
                 .map_err(describe)
-                .and_then(|profile| deserializer.end().map(|()| profile).map_err(|e| e.to_string()));
+                .and_then(|profile| {
+                    deserializer
+                        .end()
+                        .map(|()| profile)
+                        .map_err(|e| e.to_string())
+                });
             let profile = parsed.map_err(|message| ProfileError {
                 position,
                 profile_id: id_of_json(text),
@@ -258,7 +283,11 @@ struct MessagePack<R> {
 
 impl MessagePack<Buffered> {
     fn offset(&self) -> u64 {
-        let consumed = self.reader.get_ref().count.load(std::sync::atomic::Ordering::Relaxed);
+        let consumed = self
+            .reader
+            .get_ref()
+            .count
+            .load(std::sync::atomic::Ordering::Relaxed);
         consumed - self.reader.buffer().len() as u64
     }
 }
@@ -275,16 +304,26 @@ impl Iterator for MessagePack<Buffered> {
             Ok(_) => {}
             Err(error) => {
                 self.broken = true;
-                let position = Position::Record { index: self.index + 1, offset: self.offset() };
+                let position = Position::Record {
+                    index: self.index + 1,
+                    offset: self.offset(),
+                };
                 let message = format!("cannot read input: {error}");
                 return Some(ProfileRecord {
                     position,
-                    profile: Err(ProfileError { position, profile_id: None, message }),
+                    profile: Err(ProfileError {
+                        position,
+                        profile_id: None,
+                        message,
+                    }),
                 });
             }
         }
         self.index += 1;
-        let position = Position::Record { index: self.index, offset: self.offset() };
+        let position = Position::Record {
+            index: self.index,
+            offset: self.offset(),
+        };
         let mut deserializer = rmp_serde::Deserializer::new(&mut self.reader);
         let value = match serde_json::Value::deserialize(&mut deserializer) {
             Ok(value) => value,
@@ -295,13 +334,21 @@ impl Iterator for MessagePack<Buffered> {
                 );
                 return Some(ProfileRecord {
                     position,
-                    profile: Err(ProfileError { position, profile_id: None, message }),
+                    profile: Err(ProfileError {
+                        position,
+                        profile_id: None,
+                        message,
+                    }),
                 });
             }
         };
         let profile_id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-        let profile = serde_path_to_error::deserialize::<_, Profile>(value)
-            .map_err(|error| ProfileError { position, profile_id, message: describe(error) });
+        let profile =
+            serde_path_to_error::deserialize::<_, Profile>(value).map_err(|error| ProfileError {
+                position,
+                profile_id,
+                message: describe(error),
+            });
         Some(ProfileRecord { position, profile })
     }
 }
@@ -323,7 +370,11 @@ mod tests {
         let bad = records[1].profile.as_ref().unwrap_err();
         assert_eq!(bad.position, Position::Line(3));
         assert_eq!(bad.profile_id.as_deref(), Some("b"));
-        assert!(bad.message.starts_with("orders.last_order_at: `soon`"), "{}", bad.message);
+        assert!(
+            bad.message.starts_with("orders.last_order_at: `soon`"),
+            "{}",
+            bad.message
+        );
         let garbage = records[2].profile.as_ref().unwrap_err();
         assert_eq!(garbage.position, Position::Line(4));
         assert_eq!(records[3].profile.as_ref().unwrap().id, "c");
@@ -335,7 +386,14 @@ mod tests {
         input.extend_from_slice(b"\n{\"id\":\"d\",\"email\":\"d@x.y\"}\n");
         let records = read(&input, ProfileFormat::JsonLines);
         assert_eq!(records.len(), 2);
-        assert!(records[0].profile.as_ref().unwrap_err().message.contains("longer than"));
+        assert!(
+            records[0]
+                .profile
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("longer than")
+        );
         assert_eq!(records[1].profile.as_ref().unwrap().id, "d");
     }
 
@@ -346,7 +404,14 @@ mod tests {
             ProfileFormat::JsonLines,
         );
         assert!(records[0].profile.is_err());
-        assert!(records[1].profile.as_ref().unwrap_err().message.contains("UTF-8"));
+        assert!(
+            records[1]
+                .profile
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("UTF-8")
+        );
     }
 
     #[test]
@@ -370,11 +435,20 @@ mod tests {
 
     #[test]
     fn truncated_messagepack_ends_with_one_error() {
-        let mut input = rmp_serde::to_vec_named(&serde_json::json!({"id": "a", "email": "a@x.y"})).unwrap();
-        let second = rmp_serde::to_vec_named(&serde_json::json!({"id": "b", "email": "b@x.y"})).unwrap();
+        let mut input =
+            rmp_serde::to_vec_named(&serde_json::json!({"id": "a", "email": "a@x.y"})).unwrap();
+        let second =
+            rmp_serde::to_vec_named(&serde_json::json!({"id": "b", "email": "b@x.y"})).unwrap();
         input.extend_from_slice(&second[..second.len() - 3]);
         let records = read(&input, ProfileFormat::MessagePack);
         assert_eq!(records.len(), 2);
-        assert!(records[1].profile.as_ref().unwrap_err().message.contains("cannot be read"));
+        assert!(
+            records[1]
+                .profile
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("cannot be read")
+        );
     }
 }

@@ -55,12 +55,22 @@ pub struct LoadedRule {
 impl LoadedRule {
     /// Loads and validates the component at `path`, using (and filling) the
     /// compilation cache in `cache_dir` when given.
-    pub fn load(engine: &RuleEngine, path: &Path, cache_dir: Option<&Path>) -> Result<Self, LoadError> {
-        let read_error = |source| LoadError::Read { path: path.to_path_buf(), source };
+    pub fn load(
+        engine: &RuleEngine,
+        path: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, LoadError> {
+        let read_error = |source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
         let size = std::fs::metadata(path).map_err(read_error)?.len();
         let max = engine.operator_limits().max_component_bytes;
         if size > max as u64 {
-            return Err(LoadError::TooLarge { size: size as usize, max });
+            return Err(LoadError::TooLarge {
+                size: size as usize,
+                max,
+            });
         }
         let bytes = std::fs::read(path).map_err(read_error)?;
         Self::from_bytes(engine, &bytes, path, cache_dir)
@@ -76,7 +86,10 @@ impl LoadedRule {
     ) -> Result<Self, LoadError> {
         let max = engine.operator_limits().max_component_bytes;
         if bytes.len() > max {
-            return Err(LoadError::TooLarge { size: bytes.len(), max });
+            return Err(LoadError::TooLarge {
+                size: bytes.len(),
+                max,
+            });
         }
         if !bytes.starts_with(b"\0asm") {
             return Err(LoadError::NotWasm);
@@ -90,23 +103,41 @@ impl LoadedRule {
         let load_time = started.elapsed();
 
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(engine.engine()).map(|(name, _)| name.to_string()).collect();
-        let exports: Vec<String> = ty.exports(engine.engine()).map(|(name, _)| name.to_string()).collect();
-        if let Some(name) = imports.iter().find(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p))) {
+        let imports: Vec<String> = ty
+            .imports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if let Some(name) = imports
+            .iter()
+            .find(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)))
+        {
             return Err(LoadError::ForbiddenImport { name: name.clone() });
         }
         if !exports.iter().any(|name| name == RULE_EXPORT) {
             return Err(LoadError::MissingExport {
                 expected: RULE_EXPORT.to_string(),
-                found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
+                found: if exports.is_empty() {
+                    "nothing".into()
+                } else {
+                    exports.join(", ")
+                },
             });
         }
         let instance_pre = engine
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
-        let pre = RulesPre::new(instance_pre).map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
-        let world_version = RULE_EXPORT.rsplit('@').next().unwrap_or_default().to_string();
+        let pre =
+            RulesPre::new(instance_pre).map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
+        let world_version = RULE_EXPORT
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         Ok(LoadedRule {
             pre,
             info: RuleInfo {
@@ -142,7 +173,8 @@ fn compile_cached(
             return Ok((component, true));
         }
     }
-    let component = Component::new(engine.engine(), bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    let component =
+        Component::new(engine.engine(), bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
     if let Some(file) = cache_file {
         // A cache that cannot be written only costs the next load time.
         if let Ok(serialized) = component.serialize() {

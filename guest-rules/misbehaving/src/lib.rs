@@ -8,12 +8,13 @@
 //! | `loop` | spins forever (out of fuel, or the deadline with a large fuel budget) |
 //! | `recurse` | recurses without end (stack overflow) |
 //! | `alloc` | allocates until memory runs out |
-//! | `huge` | returns 100,000 segments |
+//! | `huge` | returns 1,000 segments of 1 KB each (1 MB of output) |
 //! | `long-id` | returns a segment id of 10,000 bytes |
 //! | `panic` | panics |
 //! | `bad-id` | chooses a subject variant the campaign does not have |
 //! | `rule-error` | reports a rule error |
 //! | `log-flood` | writes 1 MiB to the log, stdout and stderr, then decides normally |
+//! | `sleep` | sleeps for an hour (the host refuses to wait) |
 //! | `ambient` | reads the clock and randomness through WASI and reports them as reasons |
 //! | anything else | decides normally: segment `well-behaved`, variant `default` |
 
@@ -35,11 +36,14 @@ impl Rule for Misbehaving {
             "alloc" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
-                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                    hoard.push(black_box(Vec::with_capacity(4 << 20)));
                 }
             }
             "huge" => {
-                decision.segments = (0..100_000).map(|i| format!("segment-{i}")).collect();
+                let padding = "x".repeat(1_000);
+                decision.segments = (0..1_000)
+                    .map(|i| format!("segment-{i}-{padding}"))
+                    .collect();
             }
             "long-id" => decision.add_segment("x".repeat(10_000)),
             "panic" => panic!("deliberate panic for profile {}", profile.id()),
@@ -58,14 +62,15 @@ impl Rule for Misbehaving {
                     eprintln!("{line}");
                 }
             }
+            "sleep" => std::thread::sleep(std::time::Duration::from_secs(3_600)),
             "ambient" => {
                 let since_epoch = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
                 decision.add_reason(format!("clock:{since_epoch}"));
-                let random: u64 = std::collections::hash_map::RandomState::new()
-                    .hash_one(profile.id());
+                let random: u64 =
+                    std::collections::hash_map::RandomState::new().hash_one(profile.id());
                 decision.add_reason(format!("random:{random}"));
                 decision.add_reason(format!("bucket:{}", ab_bucket("subject-test")));
             }

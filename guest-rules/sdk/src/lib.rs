@@ -83,7 +83,7 @@ macro_rules! export_rule {
                 }
             }
 
-            $crate::bindings::export_component!(MailrulesExport with_types_in $crate::bindings);
+    $crate::bindings::export_component!(MailrulesExport with_types_in $crate::bindings);
         };
     };
 }

@@ -125,8 +125,7 @@ pub fn segments(profile: &impl ProfileView, now: Timestamp) -> Segments {
         |days| within(engagement.last_open_at, days) || within(engagement.last_click_at, days);
 
     let inactive = !opened_or_clicked(60) && !within(subscribed_at, 60);
-    let dormant =
-        inactive && !within(profile.last_visit_at(), 60) && !within(last_order_at, 60);
+    let dormant = inactive && !within(profile.last_visit_at(), 60) && !within(last_order_at, 60);
     let ordered_within_30 = within(last_order_at, 30);
 
     let cart_abandoner = profile.cart().is_some_and(|cart| {
@@ -201,7 +200,12 @@ fn recommendation(profile: &impl ProfileView, campaign: &impl CampaignView) -> (
     };
     found(&purchased, "orders")
         .or_else(|| found(&profile.viewed_categories(), "viewed"))
-        .unwrap_or_else(|| ("rec-bestsellers".to_string(), "rec:bestsellers<-default".to_string()))
+        .unwrap_or_else(|| {
+            (
+                "rec-bestsellers".to_string(),
+                "rec:bestsellers<-default".to_string(),
+            )
+        })
 }
 
 /// The rule as exported to the host.

@@ -14,7 +14,10 @@ use crate::profile;
 const MAX_LOG_MESSAGE: usize = 1024;
 
 fn consent(c: &profile::Consent) -> types::Consent {
-    types::Consent { email_marketing: c.email_marketing, tracking: c.tracking }
+    types::Consent {
+        email_marketing: c.email_marketing,
+        tracking: c.tracking,
+    }
 }
 
 impl types::Host for SandboxState {}
@@ -160,11 +163,19 @@ impl types::HostCampaign for SandboxState {
     }
 
     fn subject_variants(&mut self, _: Resource<CampaignHandle>) -> Vec<String> {
-        self.campaign.subjects.iter().map(|v| v.id.clone()).collect()
+        self.campaign
+            .subjects
+            .iter()
+            .map(|v| v.id.clone())
+            .collect()
     }
 
     fn preheader_variants(&mut self, _: Resource<CampaignHandle>) -> Vec<String> {
-        self.campaign.preheaders.iter().map(|v| v.id.clone()).collect()
+        self.campaign
+            .preheaders
+            .iter()
+            .map(|v| v.id.clone())
+            .collect()
     }
 
     fn slots(&mut self, _: Resource<CampaignHandle>) -> Vec<String> {

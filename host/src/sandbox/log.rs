@@ -24,12 +24,21 @@ struct LogBuffer {
 impl CappedLog {
     /// An empty log keeping up to `cap` bytes.
     pub fn new(cap: usize) -> Self {
-        CappedLog { inner: Arc::new(Mutex::new(LogBuffer { bytes: Vec::new(), cap, dropped: 0 })) }
+        CappedLog {
+            inner: Arc::new(Mutex::new(LogBuffer {
+                bytes: Vec::new(),
+                cap,
+                dropped: 0,
+            })),
+        }
     }
 
     /// Appends bytes, keeping what fits.
     pub fn write(&self, data: &[u8]) {
-        let mut buffer = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buffer = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let room = buffer.cap.saturating_sub(buffer.bytes.len());
         let kept = room.min(data.len());
         buffer.bytes.extend_from_slice(&data[..kept]);
@@ -51,8 +60,14 @@ impl CappedLog {
 
     /// The kept text (lossily decoded) and the number of bytes dropped.
     pub fn contents(&self) -> (String, usize) {
-        let buffer = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        (String::from_utf8_lossy(&buffer.bytes).into_owned(), buffer.dropped)
+        let buffer = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (
+            String::from_utf8_lossy(&buffer.bytes).into_owned(),
+            buffer.dropped,
+        )
     }
 }
 

@@ -24,7 +24,10 @@ pub struct MemoryLimitExceeded {
 impl MemoryLimiter {
     /// A limiter allowing `max_bytes` of linear memory per memory.
     pub fn new(max_bytes: usize) -> Self {
-        MemoryLimiter { max_bytes, hit: false }
+        MemoryLimiter {
+            max_bytes,
+            hit: false,
+        }
     }
 
     /// Whether a growth was refused.
@@ -42,7 +45,11 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.hit = true;
-            return Err(MemoryLimitExceeded { max_bytes: self.max_bytes, desired }.into());
+            return Err(MemoryLimitExceeded {
+                max_bytes: self.max_bytes,
+                desired,
+            }
+            .into());
         }
         Ok(true)
     }

@@ -1,0 +1,166 @@
+//! `mailrules eval`: run a rule over every profile and print one JSON object
+//! per profile, with a summary on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use mailrules::campaign::Campaign;
+use mailrules::evaluate::Evaluator;
+use mailrules::outcome::Status;
+use mailrules::profile::parse_time;
+use mailrules::profile_reader::{ProfileFormat, ProfileReader};
+use mailrules::run::{Processed, run as run_all};
+use mailrules::summary::Summary;
+
+use super::EngineOptions;
+
+/// Input errors echoed to stderr before the rest are only counted.
+const ERRORS_SHOWN: u64 = 10;
+
+/// Arguments of `mailrules eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The tenant's rule component (.wasm).
+    #[arg(long, value_name = "RULE.wasm")]
+    rules: PathBuf,
+    /// The campaign file (TOML).
+    #[arg(long, value_name = "CAMPAIGN.toml")]
+    campaign: PathBuf,
+    /// Profiles: JSON Lines or MessagePack; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    profiles: PathBuf,
+    /// Profile format [default: from the extension, else jsonl].
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// The time rules see as `now` (RFC 3339) [default: the campaign's `now`,
+    /// else the current time].
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Add `reasons`, `fuel` and the rule's `log` to every line.
+    #[arg(long)]
+    explain: bool,
+    /// Evaluation threads [default: the number of CPUs].
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Print no summary on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    #[command(flatten)]
+    engine: EngineOptions,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// One JSON object per line.
+    Jsonl,
+    /// A stream of MessagePack maps.
+    Msgpack,
+}
+
+/// Evaluates every profile; exit code 0 when the run completed.
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let campaign = Arc::new(Campaign::load(&args.campaign)?);
+    let now = match (&args.now, campaign.now) {
+        (Some(text), _) => parse_time(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
+        (None, Some(now)) => now,
+        (None, None) => {
+            let now = chrono::Utc::now().timestamp();
+            eprintln!(
+                "mailrules: the campaign sets no `now`; using the current time ({now}), so runs will differ"
+            );
+            now
+        }
+    };
+    let (engine, rule) = args.engine.load(&args.rules)?;
+    let (limits, clamped) = engine.operator_limits().resolve(&campaign.limits);
+    for c in clamped {
+        eprintln!(
+            "mailrules: {}: [limits] {} = {} is above the operator's maximum; using {}",
+            args.campaign.display(),
+            c.name,
+            c.requested,
+            c.granted
+        );
+    }
+    let format = args.format.map(|f| match f {
+        FormatArg::Jsonl => ProfileFormat::JsonLines,
+        FormatArg::Msgpack => ProfileFormat::MessagePack,
+    });
+    let reader = ProfileReader::open(&args.profiles, format)?;
+    let bytes_read = reader.bytes_read();
+    let progress = progress_bar(&args.profiles);
+    let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    let mut summary = Summary::default();
+    let mut errors_shown = 0;
+    let result = run_all(&evaluator, reader, jobs, |processed: Processed| {
+        let Processed { mut outcome, cost } = processed;
+        summary.record(&outcome, cost);
+        if outcome.status == Status::Error {
+            errors_shown += 1;
+            if errors_shown <= ERRORS_SHOWN {
+                progress.suspend(|| {
+                    eprintln!(
+                        "mailrules: {}: {}",
+                        args.profiles.display(),
+                        outcome.reason.as_deref().unwrap_or("unreadable record")
+                    )
+                });
+            }
+        }
+        if !args.explain {
+            outcome.reasons = None;
+            outcome.fuel = None;
+            outcome.log = None;
+        }
+        serde_json::to_writer(&mut out, &outcome)?;
+        out.write_all(b"\n")?;
+        progress.set_position(bytes_read.load(Ordering::Relaxed));
+        Ok::<(), std::io::Error>(())
+    });
+    progress.finish_and_clear();
+    let flushed = result.and_then(|()| out.flush());
+    if let Err(error) = flushed {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(error).context("writing results");
+    }
+    if errors_shown > ERRORS_SHOWN {
+        eprintln!(
+            "mailrules: … and {} more unreadable records",
+            errors_shown - ERRORS_SHOWN
+        );
+    }
+    if !args.quiet {
+        eprint!("{}", summary.table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(path: &std::path::Path) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let length = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(length),
+        indicatif::ProgressDrawTarget::stderr_with_hz(10),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}

@@ -1,0 +1,36 @@
+//! Command-line parsing and the subcommands.
+
+mod check;
+mod eval;
+mod options;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use options::EngineOptions;
+
+/// Runs tenants' email segmentation and personalization rules (WebAssembly
+/// components) over customer profiles, each evaluation sandboxed and bounded.
+#[derive(Debug, Parser)]
+#[command(name = "mailrules", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a rule component: world version, imports, size, compile time.
+    Check(check::CheckArgs),
+    /// Evaluate a rule for every profile; one JSON object per profile on stdout.
+    Eval(eval::EvalArgs),
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
+    }
+}

@@ -1,0 +1,72 @@
+//! Options shared by every subcommand that runs rules: the operator's
+//! ceilings and the compilation cache.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use mailrules::engine::RuleEngine;
+use mailrules::limits::OperatorLimits;
+use mailrules::rule::LoadedRule;
+
+/// Operator settings.
+#[derive(Debug, Args)]
+pub struct EngineOptions {
+    /// Highest fuel (instruction budget) a campaign may ask for per evaluation.
+    #[arg(long, value_name = "UNITS", default_value_t = OperatorLimits::default().maximum.fuel)]
+    pub max_fuel: u64,
+    /// Longest deadline a campaign may ask for per evaluation, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = OperatorLimits::default().maximum.timeout.as_millis() as u64)]
+    pub max_timeout_ms: u64,
+    /// Most linear memory a campaign may ask for per evaluation, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = OperatorLimits::default().maximum.memory_bytes >> 20)]
+    pub max_memory_mib: usize,
+    /// Largest rule component accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = OperatorLimits::default().max_component_bytes >> 20)]
+    pub max_component_mib: usize,
+    /// Where compiled rules are cached [default: $MAILRULES_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/mailrules, else ~/.cache/mailrules].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile rules every time; read and write no cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl EngineOptions {
+    /// The operator limits these options describe.
+    pub fn operator_limits(&self) -> OperatorLimits {
+        let mut operator = OperatorLimits::default();
+        operator.maximum.fuel = self.max_fuel;
+        operator.maximum.timeout = Duration::from_millis(self.max_timeout_ms);
+        operator.maximum.memory_bytes = self.max_memory_mib << 20;
+        operator.max_component_bytes = self.max_component_mib << 20;
+        operator
+    }
+
+    /// The cache directory in force, if any.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let env = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        env("MAILRULES_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("mailrules")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache").join("mailrules")))
+    }
+
+    /// Creates the engine and loads the rule at `path`.
+    pub fn load(&self, path: &std::path::Path) -> anyhow::Result<(RuleEngine, LoadedRule)> {
+        let engine = RuleEngine::new(self.operator_limits())?;
+        let rule = LoadedRule::load(&engine, path, self.cache_dir().as_deref())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok((engine, rule))
+    }
+}

@@ -1,0 +1,242 @@
+//! One evaluation: a fresh store, instantiate, call `decide`, and classify
+//! whatever goes wrong. Nothing a guest does can escape as a panic or an
+//! error of the host: every failure becomes a [`Failure`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Resource;
+use wasmtime::{Store, Trap};
+
+use crate::bindings::types::{Decision, ErrorCode};
+use crate::campaign::Campaign;
+use crate::engine::RuleEngine;
+use crate::limits::Limits;
+use crate::profile::Profile;
+use crate::rule::LoadedRule;
+use crate::sandbox::SandboxState;
+
+/// Why an evaluation produced no usable decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The instruction budget ran out.
+    OutOfFuel {
+        /// The budget.
+        fuel: u64,
+    },
+    /// The wall-clock deadline passed.
+    Timeout {
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// The memory cap was reached.
+    OutOfMemory {
+        /// Details from the limiter.
+        detail: String,
+    },
+    /// The guest's call stack overflowed.
+    StackOverflow,
+    /// Any other trap (a panic shows up as `unreachable`).
+    Trap {
+        /// The trap, first line.
+        detail: String,
+    },
+    /// The rule reported an error through the contract.
+    RuleError {
+        /// Its code.
+        code: ErrorCode,
+        /// Its message, capped.
+        message: String,
+    },
+    /// The decision broke a host rule (unknown id, too many segments, …).
+    InvalidDecision {
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl Failure {
+    /// A short, stable code for counting and policy.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::OutOfFuel { .. } => "out-of-fuel",
+            Failure::Timeout { .. } => "timeout",
+            Failure::OutOfMemory { .. } => "out-of-memory",
+            Failure::StackOverflow => "stack-overflow",
+            Failure::Trap { .. } => "trap",
+            Failure::RuleError { .. } => "rule-error",
+            Failure::InvalidDecision { .. } => "invalid-decision",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.code())?;
+        match self {
+            Failure::OutOfFuel { fuel } => write!(f, "used all {fuel} units of fuel"),
+            Failure::Timeout { timeout } => {
+                write!(f, "still running after {} ms", timeout.as_millis())
+            }
+            Failure::OutOfMemory { detail } => f.write_str(detail),
+            Failure::StackOverflow => f.write_str("call stack exhausted"),
+            Failure::Trap { detail } => f.write_str(detail),
+            Failure::RuleError { code, message } => {
+                let code = match code {
+                    ErrorCode::MissingData => "missing-data",
+                    ErrorCode::InvalidAttributes => "invalid-attributes",
+                    ErrorCode::UnsupportedCampaign => "unsupported-campaign",
+                    ErrorCode::Internal => "internal",
+                };
+                write!(f, "{code}: {message}")
+            }
+            Failure::InvalidDecision { detail } => f.write_str(detail),
+        }
+    }
+}
+
+/// What one evaluation produced, with its cost.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// The rule's decision, not yet checked against the campaign.
+    pub result: Result<Decision, Failure>,
+    /// Fuel consumed, guest start-up included.
+    pub fuel_used: u64,
+    /// Wall time from store creation to the answer.
+    pub elapsed: Duration,
+    /// The rule's log (host.log, stdout, stderr), capped.
+    pub log: String,
+    /// Log bytes dropped past the cap.
+    pub log_dropped: usize,
+}
+
+/// Longest rule error message kept.
+const MAX_RULE_ERROR_MESSAGE: usize = 256;
+
+/// Evaluates one rule for many profiles of one campaign. Cheap to share
+/// between threads.
+pub struct Evaluator<'a> {
+    engine: &'a RuleEngine,
+    rule: &'a LoadedRule,
+    campaign: Arc<Campaign>,
+    limits: Limits,
+    now: i64,
+    deadline_ticks: u64,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator running `rule` for `campaign` at time `now` under
+    /// `limits`.
+    pub fn new(
+        engine: &'a RuleEngine,
+        rule: &'a LoadedRule,
+        campaign: Arc<Campaign>,
+        limits: Limits,
+        now: i64,
+    ) -> Self {
+        let deadline_ticks = engine.deadline_ticks(limits.timeout);
+        Evaluator {
+            engine,
+            rule,
+            campaign,
+            limits,
+            now,
+            deadline_ticks,
+        }
+    }
+
+    /// The limits every evaluation runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The campaign.
+    pub fn campaign(&self) -> &Arc<Campaign> {
+        &self.campaign
+    }
+
+    /// Runs the rule for one profile in a fresh sandbox.
+    pub fn evaluate(&self, profile: Arc<Profile>) -> Evaluation {
+        let started = Instant::now();
+        let state = SandboxState::new(
+            profile,
+            self.campaign.clone(),
+            self.now,
+            self.limits.memory_bytes,
+            self.limits.max_log_bytes,
+        );
+        let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        let result = self.run(&mut store);
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let (log, log_dropped) = store.data().log.contents();
+        let result = result.map_err(|error| self.classify(&store, error));
+        Evaluation {
+            result: result.and_then(|answer| {
+                answer.map_err(|e| Failure::RuleError {
+                    code: e.code,
+                    message: cap(e.message, MAX_RULE_ERROR_MESSAGE),
+                })
+            }),
+            fuel_used: self.limits.fuel.saturating_sub(fuel_left),
+            elapsed: started.elapsed(),
+            log,
+            log_dropped,
+        }
+    }
+
+    fn run(
+        &self,
+        store: &mut Store<SandboxState>,
+    ) -> wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>> {
+        store.set_fuel(self.limits.fuel)?;
+        store.set_epoch_deadline(self.deadline_ticks);
+        let rules = self.rule.pre.instantiate(&mut *store)?;
+        let profile = Resource::new_borrow(0);
+        let campaign = Resource::new_borrow(0);
+        rules
+            .mailrules_rules_rule()
+            .call_decide(&mut *store, profile, campaign)
+    }
+
+    fn classify(&self, store: &Store<SandboxState>, error: wasmtime::Error) -> Failure {
+        if store.data().limiter.was_hit() {
+            return Failure::OutOfMemory {
+                detail: format!("memory limit of {} bytes reached", self.limits.memory_bytes),
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Failure::OutOfFuel {
+                fuel: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => Failure::Timeout {
+                timeout: self.limits.timeout,
+            },
+            Some(Trap::StackOverflow) => Failure::StackOverflow,
+            Some(trap) => Failure::Trap {
+                detail: trap.to_string(),
+            },
+            None => Failure::Trap {
+                detail: error
+                    .root_cause()
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("unknown error")
+                    .to_string(),
+            },
+        }
+    }
+}
+
+fn cap(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}

@@ -1,0 +1,239 @@
+//! What the host enforces whatever a rule says: consent, valid ids, output
+//! caps, and the campaign's failure policy.
+
+use std::collections::HashSet;
+
+use crate::bindings::types::Decision;
+use crate::campaign::{Campaign, FailurePolicy};
+use crate::evaluate::{Evaluation, Failure};
+use crate::limits::Limits;
+use crate::outcome::{Blocks, Outcome, Status};
+use crate::profile::Profile;
+
+/// The reason recorded for recipients without marketing consent.
+pub const NO_CONSENT: &str = "no-consent";
+
+/// Whether the recipient may receive marketing email at all. When not, the
+/// rule is not even run: it never sees the profile.
+pub fn consent_refused(profile: &Profile) -> Option<Outcome> {
+    (!profile.consent.email_marketing).then(|| {
+        Outcome::without_message(profile.id.clone(), Status::Suppressed, NO_CONSENT.into())
+    })
+}
+
+/// A decision checked against the campaign and the output caps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedDecision {
+    /// Segment ids.
+    pub segments: Vec<String>,
+    /// Subject, preheader and blocks, or the suppression reason.
+    pub selection: Result<(String, String, Blocks), String>,
+    /// Rule reasons plus the host's notes.
+    pub reasons: Vec<String>,
+}
+
+/// Checks a decision: every id well formed and within the caps, subject,
+/// preheader and blocks among the campaign's candidates. Slots the rule left
+/// out get the fallback block, noted as `fallback-block:<slot>`.
+pub fn check_decision(
+    decision: Decision,
+    campaign: &Campaign,
+    limits: &Limits,
+) -> Result<CheckedDecision, Failure> {
+    let invalid = |detail: String| Failure::InvalidDecision { detail };
+    if decision.segments.len() > limits.max_segments {
+        return Err(invalid(format!(
+            "{} segments, more than the limit of {}",
+            decision.segments.len(),
+            limits.max_segments
+        )));
+    }
+    if decision.reasons.len() > limits.max_reasons {
+        return Err(invalid(format!(
+            "{} reasons, more than the limit of {}",
+            decision.reasons.len(),
+            limits.max_reasons
+        )));
+    }
+    let mut seen = HashSet::with_capacity(decision.segments.len());
+    for segment in &decision.segments {
+        check_id("segment", segment, limits)?;
+        if !seen.insert(segment.as_str()) {
+            return Err(invalid(format!("segment `{segment}` appears twice")));
+        }
+    }
+    let mut reasons = decision.reasons;
+    for reason in &reasons {
+        check_reason(reason, limits)?;
+    }
+    if let Some(code) = decision.suppress {
+        check_id("suppression reason", &code, limits)?;
+        return Ok(CheckedDecision {
+            segments: decision.segments,
+            selection: Err(code),
+            reasons,
+        });
+    }
+    if !campaign.has_subject(&decision.subject) {
+        return Err(invalid(format!(
+            "subject `{}` is not a subject variant of the campaign",
+            shown(&decision.subject, limits)
+        )));
+    }
+    if !campaign.has_preheader(&decision.preheader) {
+        return Err(invalid(format!(
+            "preheader `{}` is not a preheader variant of the campaign",
+            shown(&decision.preheader, limits)
+        )));
+    }
+    let mut blocks = Vec::with_capacity(campaign.slots.len());
+    for choice in &decision.blocks {
+        if campaign.slot(&choice.slot).is_none() {
+            return Err(invalid(format!(
+                "slot `{}` is not a slot of the campaign",
+                shown(&choice.slot, limits)
+            )));
+        }
+        if !campaign.has_block(&choice.slot, &choice.block) {
+            return Err(invalid(format!(
+                "block `{}` is not a block of slot `{}`",
+                shown(&choice.block, limits),
+                choice.slot
+            )));
+        }
+        if decision
+            .blocks
+            .iter()
+            .filter(|c| c.slot == choice.slot)
+            .count()
+            > 1
+        {
+            return Err(invalid(format!("slot `{}` is filled twice", choice.slot)));
+        }
+    }
+    for (slot, fallback) in &campaign.fallback.blocks {
+        match decision.blocks.iter().find(|c| &c.slot == slot) {
+            Some(choice) => blocks.push((slot.clone(), choice.block.clone())),
+            None => {
+                reasons.push(format!("fallback-block:{slot}"));
+                blocks.push((slot.clone(), fallback.clone()));
+            }
+        }
+    }
+    Ok(CheckedDecision {
+        segments: decision.segments,
+        selection: Ok((decision.subject, decision.preheader, Blocks(blocks))),
+        reasons,
+    })
+}
+
+fn shown(id: &str, limits: &Limits) -> String {
+    let mut end = id.len().min(limits.max_id_bytes);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    id[..end].escape_debug().to_string()
+}
+
+fn check_id(what: &str, id: &str, limits: &Limits) -> Result<(), Failure> {
+    let detail = if id.is_empty() {
+        format!("empty {what} id")
+    } else if id.len() > limits.max_id_bytes {
+        format!(
+            "{what} id of {} bytes, longer than the limit of {}",
+            id.len(),
+            limits.max_id_bytes
+        )
+    } else if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        format!(
+            "{what} id `{}` has characters other than a-z, 0-9, `-`, `_`, `.`, `:`",
+            shown(id, limits)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Failure::InvalidDecision { detail })
+}
+
+fn check_reason(reason: &str, limits: &Limits) -> Result<(), Failure> {
+    let max = limits.max_id_bytes * 2;
+    let detail = if reason.len() > max {
+        format!(
+            "reason of {} bytes, longer than the limit of {max}",
+            reason.len()
+        )
+    } else if reason.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
+        format!(
+            "reason `{}` has characters other than printable ASCII",
+            shown(reason, limits)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Failure::InvalidDecision { detail })
+}
+
+/// Turns an evaluation into the recipient's outcome: a valid decision as
+/// is, a failure into the fallback or a skip as the campaign says.
+pub fn outcome(
+    profile_id: String,
+    evaluation: Evaluation,
+    campaign: &Campaign,
+    limits: &Limits,
+) -> Outcome {
+    let checked = evaluation
+        .result
+        .and_then(|decision| check_decision(decision, campaign, limits));
+    let mut outcome = match checked {
+        Ok(CheckedDecision {
+            segments,
+            selection: Ok((subject, preheader, blocks)),
+            reasons,
+        }) => Outcome {
+            segments,
+            subject: Some(subject),
+            preheader: Some(preheader),
+            blocks: Some(blocks),
+            reasons: Some(reasons),
+            ..Outcome::without_message(profile_id, Status::Ok, String::new())
+        },
+        Ok(CheckedDecision {
+            segments,
+            selection: Err(code),
+            reasons,
+        }) => Outcome {
+            segments,
+            reasons: Some(reasons),
+            ..Outcome::without_message(profile_id, Status::Suppressed, code)
+        },
+        Err(failure) => match campaign.failure_policy {
+            FailurePolicy::Fallback => Outcome {
+                subject: Some(campaign.fallback.subject.clone()),
+                preheader: Some(campaign.fallback.preheader.clone()),
+                blocks: Some(Blocks(campaign.fallback.blocks.clone())),
+                ..Outcome::without_message(profile_id, Status::Fallback, failure.to_string())
+            },
+            FailurePolicy::Skip => {
+                Outcome::without_message(profile_id, Status::Skipped, failure.to_string())
+            }
+        },
+    };
+    if outcome.status == Status::Ok {
+        outcome.reason = None;
+    }
+    outcome.fuel = Some(evaluation.fuel_used);
+    if !evaluation.log.is_empty() || evaluation.log_dropped > 0 {
+        let mut log = evaluation.log;
+        if evaluation.log_dropped > 0 {
+            log.push_str(&format!(
+                "[host] {} more bytes dropped\n",
+                evaluation.log_dropped
+            ));
+        }
+        outcome.log = Some(log);
+    }
+    outcome
+}

@@ -1,0 +1,189 @@
+//! The run summary: statuses, segment sizes, variants chosen, and the cost
+//! of evaluations (latency and fuel percentiles). Memory stays constant
+//! however many profiles go through (histograms, not lists).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::outcome::{Outcome, Status};
+
+/// Totals over a run.
+pub struct Summary {
+    statuses: BTreeMap<Status, u64>,
+    segments: BTreeMap<String, u64>,
+    subjects: BTreeMap<String, u64>,
+    preheaders: BTreeMap<String, u64>,
+    reasons: BTreeMap<String, u64>,
+    latency_ns: Histogram<u64>,
+    fuel: Histogram<u64>,
+    total: u64,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            statuses: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            subjects: BTreeMap::new(),
+            preheaders: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+            latency_ns: Histogram::new_with_max(3_600_000_000_000, 3)
+                .expect("valid histogram bounds"),
+            fuel: Histogram::new_with_max(1_000_000_000_000, 3).expect("valid histogram bounds"),
+            total: 0,
+        }
+    }
+}
+
+impl Summary {
+    /// Counts one recipient; `cost` is the evaluation's wall time and fuel
+    /// when the rule ran.
+    pub fn record(&mut self, outcome: &Outcome, cost: Option<(Duration, u64)>) {
+        self.total += 1;
+        *self.statuses.entry(outcome.status).or_default() += 1;
+        for segment in &outcome.segments {
+            *self.segments.entry(segment.clone()).or_default() += 1;
+        }
+        if let Some(subject) = &outcome.subject {
+            *self.subjects.entry(subject.clone()).or_default() += 1;
+        }
+        if let Some(preheader) = &outcome.preheader {
+            *self.preheaders.entry(preheader.clone()).or_default() += 1;
+        }
+        if let Some(reason) = &outcome.reason {
+            let code = reason.split(':').next().unwrap_or(reason);
+            let code = if outcome.status == Status::Error {
+                "input-error"
+            } else {
+                code
+            };
+            *self
+                .reasons
+                .entry(format!("{}: {code}", outcome.status.as_str()))
+                .or_default() += 1;
+        }
+        if let Some((elapsed, fuel)) = cost {
+            self.latency_ns
+                .saturating_record(elapsed.as_nanos().min(u64::MAX as u128) as u64);
+            self.fuel.saturating_record(fuel);
+        }
+    }
+
+    /// Recipients counted.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Recipients with `status`.
+    pub fn count(&self, status: Status) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Members per segment.
+    pub fn segments(&self) -> &BTreeMap<String, u64> {
+        &self.segments
+    }
+
+    /// Evaluation latency at quantile `q` (0.0–1.0), when any rule ran.
+    pub fn latency(&self, q: f64) -> Option<Duration> {
+        (!self.latency_ns.is_empty())
+            .then(|| Duration::from_nanos(self.latency_ns.value_at_quantile(q)))
+    }
+
+    /// Fuel used at quantile `q`, when any rule ran.
+    pub fn fuel(&self, q: f64) -> Option<u64> {
+        (!self.fuel.is_empty()).then(|| self.fuel.value_at_quantile(q))
+    }
+
+    /// The summary as an aligned text table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "recipients  {}", self.total);
+        section(
+            &mut out,
+            "status",
+            Status::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), self.count(*s))),
+        );
+        section(
+            &mut out,
+            "segment",
+            self.segments.iter().map(|(k, v)| (k.clone(), *v)),
+        );
+        section(
+            &mut out,
+            "subject",
+            self.subjects.iter().map(|(k, v)| (k.clone(), *v)),
+        );
+        section(
+            &mut out,
+            "preheader",
+            self.preheaders.iter().map(|(k, v)| (k.clone(), *v)),
+        );
+        section(
+            &mut out,
+            "reason",
+            self.reasons.iter().map(|(k, v)| (k.clone(), *v)),
+        );
+        if let (Some(p50), Some(p99)) = (self.latency(0.5), self.latency(0.99)) {
+            let _ = writeln!(
+                out,
+                "evaluation  {} runs  latency p50 {:.1} µs  p99 {:.1} µs  fuel p50 {}  p99 {}",
+                self.latency_ns.len(),
+                p50.as_nanos() as f64 / 1000.0,
+                p99.as_nanos() as f64 / 1000.0,
+                self.fuel(0.5).unwrap_or(0),
+                self.fuel(0.99).unwrap_or(0),
+            );
+        }
+        out
+    }
+}
+
+fn section(out: &mut String, title: &str, rows: impl Iterator<Item = (String, u64)>) {
+    let rows: Vec<_> = rows.collect();
+    if rows.is_empty() {
+        return;
+    }
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(title.len());
+    let _ = writeln!(out, "{title:<width$}  {:>9}", "count");
+    for (key, count) in rows {
+        let _ = writeln!(out, "  {key:<inner$}  {count:>9}", inner = width - 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_statuses_segments_and_costs() {
+        let mut summary = Summary::default();
+        let mut ok = Outcome::without_message("a".into(), Status::Ok, String::new());
+        ok.reason = None;
+        ok.segments = vec!["active".into(), "vip".into()];
+        ok.subject = Some("vip".into());
+        summary.record(&ok, Some((Duration::from_micros(10), 1000)));
+        summary.record(
+            &Outcome::without_message("b".into(), Status::Suppressed, "no-consent".into()),
+            None,
+        );
+        assert_eq!(summary.total(), 2);
+        assert_eq!(summary.count(Status::Ok), 1);
+        assert_eq!(summary.count(Status::Suppressed), 1);
+        assert_eq!(summary.segments().get("vip"), Some(&1));
+        assert_eq!(summary.fuel(0.5), Some(1000));
+        let table = summary.table();
+        assert!(table.contains("suppressed: no-consent"), "{table}");
+        assert!(table.contains("latency p50 10.0 µs"), "{table}");
+    }
+}
