@@ -9,8 +9,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::mailrules::rules::rule;
-pub use mailrules::rules::{host, types};
+pub use self::exports::mailrules::rules::rule;
+pub use self::mailrules::rules::{host, types};
 
 /// The version of the WIT package these bindings were generated from.
 pub const WORLD_VERSION: &str = "0.1.0";

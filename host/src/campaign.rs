@@ -438,7 +438,7 @@ blocks = { hero = "hero-default" }
     fn unknown_fallback_subject_is_reported_with_its_line() {
         let text = GOOD.replace("subject = \"default\"", "subject = \"nope\"");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(err.starts_with("c.toml:21:"), "{err}");
+        assert!(err.starts_with("c.toml:20:"), "{err}");
         assert!(err.contains("`nope`"), "{err}");
     }
 

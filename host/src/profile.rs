@@ -58,7 +58,7 @@ pub struct Profile {
     #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Vec<String>,
     /// Custom attributes, re-encoded as one MessagePack map.
-    #[serde(default, deserialize_with = "attributes")]
+    #[serde(default = "empty_attributes", deserialize_with = "attributes")]
     pub attributes: Vec<u8>,
 }
 
@@ -180,6 +180,11 @@ pub struct CartItem {
     /// Units.
     #[serde(default = "one", deserialize_with = "quantity")]
     pub quantity: u32,
+}
+
+/// An empty MessagePack map.
+fn empty_attributes() -> Vec<u8> {
+    vec![0x80]
 }
 
 fn one() -> u32 {

@@ -165,11 +165,18 @@ fn compile_cached(
 ) -> Result<(Component, bool), LoadError> {
     let cache_file =
         cache_dir.map(|dir| dir.join(format!("{sha256}-{}.cwasm", engine.compatibility_key())));
-    if let Some(file) = cache_file.as_ref().filter(|f| f.is_file()) {
+    if let Some(cached) = cache_file
+        .as_ref()
+        .and_then(|file| std::fs::read(file).ok())
+    {
+        // The cached code is read into memory rather than mapped, so a cache
+        // file replaced or truncated by another process cannot pull code out
+        // from under a running rule.
+        //
         // SAFETY: the file was written by `Component::serialize` of an engine
         // with the same compatibility key, into the operator's own cache
         // directory; wasmtime checks the header and engine settings again.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine.engine(), file) } {
+        if let Ok(component) = unsafe { Component::deserialize(engine.engine(), &cached) } {
             return Ok((component, true));
         }
     }

@@ -1,1 +1,10 @@
+//! Integration tests: real guest components, built from source by the build
+//! script, run by the real host (library and CLI).
 
+mod cli;
+mod containment;
+mod determinism;
+mod harness;
+mod loading;
+mod malformed_input;
+mod reference_pack;

@@ -1,0 +1,89 @@
+//! Running a rule over profiles through the library, as `mailrules eval`
+//! does, and collecting the outcomes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mailrules::campaign::Campaign;
+use mailrules::engine::RuleEngine;
+use mailrules::evaluate::Evaluator;
+use mailrules::limits::OperatorLimits;
+use mailrules::outcome::Outcome;
+use mailrules::profile_reader::{ProfileFormat, ProfileReader};
+use mailrules::rule::LoadedRule;
+use mailrules_integration::root;
+
+/// The example campaign.
+pub fn example_campaign() -> Campaign {
+    Campaign::load(&root().join("examples/campaign.toml")).expect("the example campaign is valid")
+}
+
+/// The example campaign with extra TOML appended to its `[limits]` or
+/// `[failure]` tables replaced.
+pub fn campaign_with(replace: &[(&str, &str)]) -> Campaign {
+    let mut text =
+        std::fs::read_to_string(root().join("examples/campaign.toml")).expect("readable");
+    for (from, to) in replace {
+        assert!(text.contains(from), "example campaign has no `{from}`");
+        text = text.replace(from, to);
+    }
+    Campaign::parse(&text, Path::new("test-campaign.toml")).expect("valid campaign")
+}
+
+/// Evaluates `rule` for every JSONL profile in `profiles`, on `jobs` threads.
+pub fn evaluate(
+    rule: &Path,
+    campaign: Campaign,
+    profiles: &[serde_json::Value],
+    jobs: usize,
+) -> Vec<Outcome> {
+    let mut input = Vec::new();
+    for p in profiles {
+        input.extend(p.to_string().bytes());
+        input.push(b'\n');
+    }
+    evaluate_bytes(rule, campaign, input, ProfileFormat::JsonLines, jobs)
+}
+
+/// Evaluates `rule` for every profile in `input`.
+pub fn evaluate_bytes(
+    rule: &Path,
+    campaign: Campaign,
+    input: Vec<u8>,
+    format: ProfileFormat,
+    jobs: usize,
+) -> Vec<Outcome> {
+    let engine = RuleEngine::new(OperatorLimits::default()).expect("engine");
+    let loaded = LoadedRule::load(&engine, rule, None).expect("rule loads");
+    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+    let now = campaign.now.expect("test campaigns set now");
+    let evaluator = Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now);
+    let reader = ProfileReader::new(std::io::Cursor::new(input), format);
+    let mut outcomes = Vec::new();
+    mailrules::run::run(&evaluator, reader, jobs, |processed| {
+        outcomes.push(processed.outcome);
+        Ok::<(), ()>(())
+    })
+    .expect("collecting never fails");
+    outcomes
+}
+
+/// The outcome as `mailrules eval` prints it without `--explain`.
+pub fn as_printed(outcome: &Outcome) -> serde_json::Value {
+    let mut outcome = outcome.clone();
+    outcome.reasons = None;
+    outcome.fuel = None;
+    outcome.log = None;
+    outcome.input = None;
+    serde_json::to_value(outcome).expect("outcomes serialize")
+}
+
+/// A well-behaved profile with consent and the given tags.
+pub fn tagged(id: &str, tag: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "email": format!("{id}@example.com"),
+        "consent": { "email_marketing": true },
+        "tags": [tag],
+    })
+}

@@ -1,0 +1,104 @@
+//! The reference pack, run as a real component, against decisions written
+//! by hand from the specification (the examples) and against an independent
+//! implementation of the specification (a large generated set).
+
+use std::collections::BTreeMap;
+
+use mailrules::outcome::Status;
+use mailrules::profile_reader::ProfileFormat;
+use mailrules_integration::{generator, now, oracle, read_jsonl, root, rule};
+
+use crate::harness::{as_printed, evaluate, evaluate_bytes, example_campaign};
+
+#[test]
+fn example_profiles_get_the_hand_written_decisions() {
+    let profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    let expected = read_jsonl(&root().join("tests/expected/example-decisions.jsonl"));
+    let outcomes = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 2);
+    assert_eq!(outcomes.len(), expected.len());
+    for (outcome, want) in outcomes.iter().zip(&expected) {
+        assert_eq!(&as_printed(outcome), want, "profile {}", outcome.profile_id);
+    }
+}
+
+#[test]
+fn the_oracle_agrees_with_the_hand_written_decisions() {
+    let profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    let expected = read_jsonl(&root().join("tests/expected/example-decisions.jsonl"));
+    for (profile, want) in profiles.iter().zip(&expected) {
+        assert_eq!(&oracle::expected(profile, now()), want);
+    }
+}
+
+#[test]
+fn a_large_varied_set_matches_the_specification_exactly() {
+    let profiles = generator::profiles(6_000, 20_261_124, now());
+    let outcomes = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 2);
+    assert_eq!(outcomes.len(), profiles.len());
+    let mut segment_sizes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();
+    let mut mismatches = Vec::new();
+    for (profile, outcome) in profiles.iter().zip(&outcomes) {
+        *statuses.entry(outcome.status).or_default() += 1;
+        for segment in &outcome.segments {
+            *segment_sizes.entry(segment.clone()).or_default() += 1;
+        }
+        let want = oracle::expected(profile, now());
+        if as_printed(outcome) != want {
+            mismatches.push(format!(
+                "{profile}\n  got  {}\n  want {want}",
+                as_printed(outcome)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first:\n{}",
+        mismatches.len(),
+        mismatches[0]
+    );
+    for segment in [
+        "new-subscriber",
+        "recent-buyer",
+        "repeat-buyer",
+        "lapsed-customer",
+        "high-value-loyal",
+        "active",
+        "inactive",
+        "dormant",
+        "cart-abandoner",
+        "browser-at-risk",
+        "bargain-hunter",
+    ] {
+        let size = segment_sizes.get(segment).copied().unwrap_or(0);
+        assert!(
+            size >= 10,
+            "segment {segment} has only {size} members: the set is not varied enough"
+        );
+    }
+    assert!(statuses[&Status::Ok] > 4_000, "{statuses:?}");
+    assert!(statuses[&Status::Suppressed] > 300, "{statuses:?}");
+    let sunset = outcomes
+        .iter()
+        .filter(|o| o.reason.as_deref() == Some("sunset"))
+        .count();
+    assert!(sunset > 10, "only {sunset} sunset suppressions");
+}
+
+#[test]
+fn messagepack_input_gives_the_same_decisions_as_jsonl() {
+    let profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    let mut packed = Vec::new();
+    for p in &profiles {
+        packed.extend(rmp_serde::to_vec_named(p).expect("encodes"));
+    }
+    let from_msgpack = evaluate_bytes(
+        &rule("seed-segments"),
+        example_campaign(),
+        packed,
+        ProfileFormat::MessagePack,
+        1,
+    );
+    let from_jsonl = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 1);
+    assert_eq!(from_msgpack, from_jsonl);
+}
