@@ -20,6 +20,11 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Rule instances that may be alive at once across all threads.
 pub const MAX_CONCURRENT_INSTANCES: u32 = 64;
 
+/// Bytes of each pooled memory and table reset with memset rather than
+/// returned to the kernel between evaluations: saves a page fault per page
+/// a rule touches again on its next instance.
+pub const KEEP_RESIDENT: usize = 64 << 10;
+
 /// The shared engine, linker and limits for every rule of a process.
 pub struct RuleEngine {
     engine: Engine,
@@ -128,6 +133,8 @@ fn engine_config(operator: &OperatorLimits) -> Config {
     pool.total_memories(MAX_CONCURRENT_INSTANCES * 2);
     pool.total_tables(MAX_CONCURRENT_INSTANCES * 8);
     pool.max_memory_size(operator.maximum.memory_bytes);
+    pool.linear_memory_keep_resident(KEEP_RESIDENT);
+    pool.table_keep_resident(KEEP_RESIDENT);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 use wasmtime::{Store, Trap};
 
+use crate::bindings::Rules;
 use crate::bindings::types::{Decision, ErrorCode};
 use crate::campaign::Campaign;
 use crate::engine::RuleEngine;
@@ -122,11 +123,20 @@ pub struct Evaluator<'a> {
     limits: Limits,
     now: i64,
     deadline_ticks: u64,
+    reuse: u64,
+}
+
+type CallResult = wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>>;
+
+/// A live rule instance kept for the next evaluation (batch mode).
+struct Live {
+    store: Store<SandboxState>,
+    rules: Rules,
 }
 
 impl<'a> Evaluator<'a> {
     /// An evaluator running `rule` for `campaign` at time `now` under
-    /// `limits`.
+    /// `limits`, with a fresh sandbox for every evaluation.
     pub fn new(
         engine: &'a RuleEngine,
         rule: &'a LoadedRule,
@@ -142,7 +152,25 @@ impl<'a> Evaluator<'a> {
             limits,
             now,
             deadline_ticks,
+            reuse: 1,
         }
+    }
+
+    /// Batch mode: one instance serves up to `evaluations` consecutive
+    /// recipients (by input position, so batches do not depend on the thread
+    /// count). Fuel, deadline and log are reset for every recipient and an
+    /// instance that traps is thrown away, but the guest's memory carries
+    /// over within a batch: only for rules the operator trusts to keep no
+    /// state between recipients. `1` (the default) is a fresh sandbox each.
+    pub fn with_reuse(mut self, evaluations: u64) -> Self {
+        self.reuse = evaluations.max(1);
+        self
+    }
+
+    /// How many consecutive recipients one instance serves (1: fresh
+    /// sandbox each).
+    pub fn reuse(&self) -> u64 {
+        self.reuse
     }
 
     /// The limits every evaluation runs under.
@@ -157,7 +185,19 @@ impl<'a> Evaluator<'a> {
 
     /// Runs the rule for one profile in a fresh sandbox.
     pub fn evaluate(&self, profile: Arc<Profile>) -> Evaluation {
-        let started = Instant::now();
+        self.session().evaluate(0, profile)
+    }
+
+    /// A session for evaluating a sequence of profiles on one thread,
+    /// keeping instances alive across recipients in batch mode.
+    pub fn session(&self) -> Session<'_, 'a> {
+        Session {
+            evaluator: self,
+            live: None,
+        }
+    }
+
+    fn instantiate(&self, profile: Arc<Profile>) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
         let state = SandboxState::new(
             profile,
             self.campaign.clone(),
@@ -167,10 +207,30 @@ impl<'a> Evaluator<'a> {
         );
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        let result = self.run(&mut store);
+        let rules = store.set_fuel(self.limits.fuel).and_then(|()| {
+            store.set_epoch_deadline(self.deadline_ticks);
+            self.rule.pre.instantiate(&mut store)
+        });
+        (store, rules)
+    }
+
+    fn call(&self, live: &mut Live) -> CallResult {
+        let profile = Resource::new_borrow(0);
+        let campaign = Resource::new_borrow(0);
+        live.rules
+            .mailrules_rules_rule()
+            .call_decide(&mut live.store, profile, campaign)
+    }
+
+    fn finish(
+        &self,
+        store: &Store<SandboxState>,
+        result: CallResult,
+        started: Instant,
+    ) -> Evaluation {
         let fuel_left = store.get_fuel().unwrap_or(0);
         let (log, log_dropped) = store.data().log.contents();
-        let result = result.map_err(|error| self.classify(&store, error));
+        let result = result.map_err(|error| self.classify(store, error));
         Evaluation {
             result: result.and_then(|answer| {
                 answer.map_err(|e| Failure::RuleError {
@@ -183,20 +243,6 @@ impl<'a> Evaluator<'a> {
             log,
             log_dropped,
         }
-    }
-
-    fn run(
-        &self,
-        store: &mut Store<SandboxState>,
-    ) -> wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>> {
-        store.set_fuel(self.limits.fuel)?;
-        store.set_epoch_deadline(self.deadline_ticks);
-        let rules = self.rule.pre.instantiate(&mut *store)?;
-        let profile = Resource::new_borrow(0);
-        let campaign = Resource::new_borrow(0);
-        rules
-            .mailrules_rules_rule()
-            .call_decide(&mut *store, profile, campaign)
     }
 
     fn classify(&self, store: &Store<SandboxState>, error: wasmtime::Error) -> Failure {
@@ -226,6 +272,46 @@ impl<'a> Evaluator<'a> {
                     .to_string(),
             },
         }
+    }
+}
+
+/// Evaluations on one thread, in input order.
+pub struct Session<'e, 'a> {
+    evaluator: &'e Evaluator<'a>,
+    live: Option<Live>,
+}
+
+impl Session<'_, '_> {
+    /// Evaluates the profile at input position `index` (0-based).
+    pub fn evaluate(&mut self, index: u64, profile: Arc<Profile>) -> Evaluation {
+        let started = Instant::now();
+        let evaluator = self.evaluator;
+        if index % evaluator.reuse == 0 {
+            self.live = None;
+        }
+        let mut live = match self.live.take() {
+            Some(mut live) => {
+                live.store.data_mut().next_recipient(profile);
+                let prepared = live.store.set_fuel(evaluator.limits.fuel);
+                if let Err(error) = prepared {
+                    return evaluator.finish(&live.store, Err(error), started);
+                }
+                live.store.set_epoch_deadline(evaluator.deadline_ticks);
+                live
+            }
+            None => match evaluator.instantiate(profile) {
+                (store, Ok(rules)) => Live { store, rules },
+                (store, Err(error)) => return evaluator.finish(&store, Err(error), started),
+            },
+        };
+        let result = evaluator.call(&mut live);
+        let trapped = result.is_err();
+        let evaluation = evaluator.finish(&live.store, result, started);
+        // A store cannot be entered again after a trap.
+        if evaluator.reuse > 1 && !trapped {
+            self.live = Some(live);
+        }
+        evaluation
     }
 }
 

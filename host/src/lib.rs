@@ -4,6 +4,9 @@
 //! WebAssembly components, over customer profiles, each evaluation in a fresh
 //! sandbox with fuel, a deadline, a memory cap and output caps always on.
 
+#![warn(missing_docs)]
+
+#[allow(missing_docs)]
 pub mod bindings;
 pub mod bucket;
 pub mod campaign;
@@ -19,3 +22,12 @@ pub mod rule;
 pub mod run;
 pub mod sandbox;
 pub mod summary;
+
+pub use campaign::Campaign;
+pub use engine::RuleEngine;
+pub use evaluate::{Evaluation, Evaluator, Failure};
+pub use limits::{Limits, OperatorLimits, RequestedLimits};
+pub use outcome::{Outcome, Status};
+pub use profile::Profile;
+pub use profile_reader::{ProfileFormat, ProfileReader};
+pub use rule::LoadedRule;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::evaluate::Evaluator;
+use crate::evaluate::{Evaluator, Session};
 use crate::outcome::{Outcome, Status};
 use crate::policy;
 use crate::profile_reader::ProfileRecord;
@@ -21,8 +21,13 @@ pub struct Processed {
     pub cost: Option<(Duration, u64)>,
 }
 
-/// Decides the outcome of one input record.
-pub fn process(evaluator: &Evaluator<'_>, record: ProfileRecord) -> Processed {
+/// Decides the outcome of the input record at position `index` (0-based).
+pub fn process(
+    session: &mut Session<'_, '_>,
+    evaluator: &Evaluator<'_>,
+    index: u64,
+    record: ProfileRecord,
+) -> Processed {
     let profile = match record.profile {
         Ok(profile) => profile,
         Err(error) => {
@@ -45,7 +50,7 @@ pub fn process(evaluator: &Evaluator<'_>, record: ProfileRecord) -> Processed {
         };
     }
     let id = profile.id.clone();
-    let evaluation = evaluator.evaluate(Arc::new(profile));
+    let evaluation = session.evaluate(index, Arc::new(profile));
     let cost = Some((evaluation.elapsed, evaluation.fuel_used));
     let outcome = policy::outcome(id, evaluation, evaluator.campaign(), evaluator.limits());
     Processed { outcome, cost }
@@ -62,32 +67,41 @@ pub fn run<E>(
 ) -> Result<(), E> {
     let jobs = jobs.max(1);
     let mut records = records.peekable();
-    let mut batch: Vec<ProfileRecord> = Vec::with_capacity(jobs * BATCH_PER_THREAD);
+    // Chunks start at multiples of the reuse count, so in batch mode the
+    // recipients sharing an instance do not depend on the thread count.
+    let unit = evaluator.reuse() as usize;
+    let per_thread_max = BATCH_PER_THREAD.div_ceil(unit) * unit;
+    let mut batch: Vec<ProfileRecord> = Vec::with_capacity(jobs * per_thread_max);
+    let mut next_index = 0u64;
+    let evaluate_chunk = |first: u64, chunk: Vec<ProfileRecord>| {
+        let mut session = evaluator.session();
+        chunk
+            .into_iter()
+            .zip(first..)
+            .map(|(record, index)| process(&mut session, evaluator, index, record))
+            .collect::<Vec<_>>()
+    };
     while records.peek().is_some() {
-        batch.extend(records.by_ref().take(jobs * BATCH_PER_THREAD));
+        batch.extend(records.by_ref().take(jobs * per_thread_max));
+        let first = next_index;
+        next_index += batch.len() as u64;
         let results: Vec<Processed> = if jobs == 1 || batch.len() < 2 {
-            batch
-                .drain(..)
-                .map(|record| process(evaluator, record))
-                .collect()
+            evaluate_chunk(first, std::mem::take(&mut batch))
         } else {
-            let per_thread = batch.len().div_ceil(jobs);
-            let mut chunks: Vec<Vec<ProfileRecord>> = Vec::with_capacity(jobs);
+            let per_thread = batch.len().div_ceil(jobs).div_ceil(unit) * unit;
+            let mut chunks: Vec<(u64, Vec<ProfileRecord>)> = Vec::with_capacity(jobs);
+            let mut start = first;
             while !batch.is_empty() {
                 let rest = batch.split_off(per_thread.min(batch.len()));
-                chunks.push(std::mem::replace(&mut batch, rest));
+                let chunk = std::mem::replace(&mut batch, rest);
+                let len = chunk.len() as u64;
+                chunks.push((start, chunk));
+                start += len;
             }
             std::thread::scope(|scope| {
                 let handles: Vec<_> = chunks
                     .into_iter()
-                    .map(|chunk| {
-                        scope.spawn(move || {
-                            chunk
-                                .into_iter()
-                                .map(|record| process(evaluator, record))
-                                .collect::<Vec<_>>()
-                        })
-                    })
+                    .map(|(start, chunk)| scope.spawn(move || evaluate_chunk(start, chunk)))
                     .collect();
                 handles
                     .into_iter()

@@ -53,11 +53,25 @@ pub fn evaluate_bytes(
     format: ProfileFormat,
     jobs: usize,
 ) -> Vec<Outcome> {
+    evaluate_batched(rule, campaign, input, format, jobs, 1)
+}
+
+/// Evaluates `rule` for every profile in `input`, one instance serving up
+/// to `reuse` consecutive recipients.
+pub fn evaluate_batched(
+    rule: &Path,
+    campaign: Campaign,
+    input: Vec<u8>,
+    format: ProfileFormat,
+    jobs: usize,
+    reuse: u64,
+) -> Vec<Outcome> {
     let engine = RuleEngine::new(OperatorLimits::default()).expect("engine");
     let loaded = LoadedRule::load(&engine, rule, None).expect("rule loads");
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
     let now = campaign.now.expect("test campaigns set now");
-    let evaluator = Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now);
+    let evaluator =
+        Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now).with_reuse(reuse);
     let reader = ProfileReader::new(std::io::Cursor::new(input), format);
     let mut outcomes = Vec::new();
     mailrules::run::run(&evaluator, reader, jobs, |processed| {
@@ -66,6 +80,16 @@ pub fn evaluate_bytes(
     })
     .expect("collecting never fails");
     outcomes
+}
+
+/// Profiles as JSONL bytes.
+pub fn jsonl(profiles: &[serde_json::Value]) -> Vec<u8> {
+    let mut input = Vec::new();
+    for p in profiles {
+        input.extend(p.to_string().bytes());
+        input.push(b'\n');
+    }
+    input
 }
 
 /// The outcome as `mailrules eval` prints it without `--explain`.

@@ -53,8 +53,10 @@ fn garbage_and_truncated_components_are_refused() {
 
 #[test]
 fn components_over_the_size_cap_are_refused() {
-    let mut operator = OperatorLimits::default();
-    operator.max_component_bytes = 1_000;
+    let operator = OperatorLimits {
+        max_component_bytes: 1_000,
+        ..Default::default()
+    };
     let engine = RuleEngine::new(operator).unwrap();
     let error = LoadedRule::load(&engine, &rule("seed-segments"), None)
         .err()

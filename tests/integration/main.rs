@@ -1,6 +1,7 @@
 //! Integration tests: real guest components, built from source by the build
 //! script, run by the real host (library and CLI).
 
+mod batch_mode;
 mod cli;
 mod containment;
 mod determinism;

@@ -31,12 +31,15 @@
 //! [`CampaignView`] describe those getters as traits, so the same rule logic
 //! can also run natively against other implementations (tests, benchmarks).
 
+#![warn(missing_docs)]
+
 extern crate self as mailrules_sdk;
 
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
 pub mod attributes;
+#[allow(missing_docs)]
 pub mod bindings;
 pub mod decision;
 pub mod time;

@@ -47,6 +47,13 @@ pub struct EvalArgs {
     /// Evaluation threads [default: the number of CPUs].
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Batch mode: let one rule instance serve up to N consecutive
+    /// recipients (fuel, deadline and log still reset per recipient; an
+    /// instance that fails is discarded). Faster, but the rule's memory
+    /// carries over between those recipients: use only for rules you trust
+    /// to keep no state. 1 = a fresh sandbox per recipient.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    reuse: u64,
     /// Print no summary on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -94,7 +101,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let reader = ProfileReader::open(&args.profiles, format)?;
     let bytes_read = reader.bytes_read();
     let progress = progress_bar(&args.profiles);
-    let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now);
+    let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now).with_reuse(args.reuse);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -58,6 +58,16 @@ impl CappedLog {
         self.write(text.as_bytes());
     }
 
+    /// Empties the log.
+    pub fn clear(&self) {
+        let mut buffer = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        buffer.bytes.clear();
+        buffer.dropped = 0;
+    }
+
     /// The kept text (lossily decoded) and the number of bytes dropped.
     pub fn contents(&self) -> (String, usize) {
         let buffer = self

@@ -43,6 +43,14 @@ impl SandboxState {
     }
 }
 
+impl SandboxState {
+    /// Points a reused instance at the next recipient, with an empty log.
+    pub fn next_recipient(&mut self, profile: Arc<Profile>) {
+        self.profile = profile;
+        self.log.clear();
+    }
+}
+
 impl WasiView for SandboxState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

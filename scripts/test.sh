@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh machine: installs the
+# wasm32-wasip2 target when missing, builds the guest rules from source (the
+# integration tests' build script does that), then runs the host's unit
+# tests, the guest SDK's tests and the integration tests, in the release
+# profile (the one the CLI uses, so wasmtime is built once).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi
+
+cargo test --release --workspace --no-fail-fast "$@"
