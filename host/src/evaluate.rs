@@ -286,7 +286,7 @@ impl Session<'_, '_> {
     pub fn evaluate(&mut self, index: u64, profile: Arc<Profile>) -> Evaluation {
         let started = Instant::now();
         let evaluator = self.evaluator;
-        if index % evaluator.reuse == 0 {
+        if index.is_multiple_of(evaluator.reuse) {
             self.live = None;
         }
         let mut live = match self.live.take() {
