@@ -358,3 +358,74 @@ mod tests {
         assert_eq!(p.behavior.cart.unwrap().items[0].quantity, 1);
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    /// The published JSON Schema names exactly the fields the parser reads.
+    #[test]
+    fn the_json_schema_matches_the_profile_fields() {
+        let text = include_str!("../../schema/profile.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(text).expect("the schema is JSON");
+        let keys = |v: &serde_json::Value| {
+            let mut keys: Vec<String> = v["properties"]
+                .as_object()
+                .expect("properties")
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(
+            keys(&schema),
+            [
+                "attributes",
+                "behavior",
+                "birth_date",
+                "consent",
+                "country",
+                "email",
+                "engagement",
+                "first_name",
+                "id",
+                "last_name",
+                "locale",
+                "orders",
+                "subscribed_at",
+                "tags",
+                "timezone"
+            ]
+        );
+        assert_eq!(
+            keys(&schema["properties"]["orders"]),
+            [
+                "categories",
+                "count",
+                "currency",
+                "first_order_at",
+                "last_order_at",
+                "orders_90d",
+                "total_spent_cents"
+            ]
+        );
+        assert_eq!(
+            keys(&schema["properties"]["behavior"]),
+            [
+                "cart",
+                "last_visit_at",
+                "viewed_categories",
+                "viewed_products"
+            ]
+        );
+        assert_eq!(
+            keys(&schema["properties"]["engagement"]),
+            [
+                "clicks_30d",
+                "emails_received_30d",
+                "last_click_at",
+                "last_open_at",
+                "opens_30d"
+            ]
+        );
+    }
+}
