@@ -27,6 +27,12 @@ CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true \
 
 mkdir -p "$out"
 for crate in "${crates[@]}"; do
-    cp "$root/target/guests/wasm32-wasip2/release/${crate//-/_}.wasm" "$out/$crate.wasm"
+    built="$root/target/guests/wasm32-wasip2/release"
+    # Libraries are named with underscores, binaries as the crate.
+    if [ -f "$built/${crate//-/_}.wasm" ]; then
+        cp "$built/${crate//-/_}.wasm" "$out/$crate.wasm"
+    else
+        cp "$built/$crate.wasm" "$out/$crate.wasm"
+    fi
 done
 echo "built ${#crates[@]} rules into $out: ${crates[*]}" >&2

@@ -104,3 +104,17 @@ fn compiled_rules_are_cached_and_a_corrupt_cache_is_recompiled() {
         "a corrupt cache entry must be recompiled, not trusted"
     );
 }
+
+#[test]
+fn a_component_for_another_world_is_refused() {
+    let error = LoadedRule::load(&engine(), &rule("not-a-rule"), None)
+        .err()
+        .expect("refused");
+    match &error {
+        LoadError::MissingExport { expected, found } => {
+            assert_eq!(expected, "mailrules:rules/rule@0.1.0");
+            assert!(found.contains("wasi:cli/run@"), "{found}");
+        }
+        other => panic!("wrong error: {other}"),
+    }
+}
