@@ -247,17 +247,13 @@ impl Validator<'_> {
 
     fn id(&self, id: &Spanned<String>, what: &str) -> Result<String, CampaignError> {
         let value = id.get_ref();
-        let ok = !value.is_empty()
-            && value.len() <= 64
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-        if !ok {
+        if !crate::id::is_valid(value, 64) {
             return Err(self.error(
                 id,
                 format!(
-                    "{what} `{}` must be 1 to 64 characters of a-z, 0-9, `-`, `_`, `.`, `:`",
-                    value.escape_debug()
+                    "{what} `{}` must be 1 to 64 characters of {}",
+                    value.escape_debug(),
+                    crate::id::ALLOWED
                 ),
             ));
         }

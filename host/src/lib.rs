@@ -13,6 +13,7 @@ pub mod campaign;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
+pub mod id;
 pub mod limits;
 pub mod outcome;
 pub mod policy;

@@ -144,13 +144,11 @@ fn check_id(what: &str, id: &str, limits: &Limits) -> Result<(), Failure> {
             id.len(),
             limits.max_id_bytes
         )
-    } else if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-    {
+    } else if !crate::id::is_valid(id, limits.max_id_bytes) {
         format!(
-            "{what} id `{}` has characters other than a-z, 0-9, `-`, `_`, `.`, `:`",
-            shown(id, limits)
+            "{what} id `{}` has characters other than {}",
+            shown(id, limits),
+            crate::id::ALLOWED
         )
     } else {
         return Ok(());
