@@ -173,3 +173,24 @@ impl Drop for EpochTicker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up_to_whole_ticks_plus_one() {
+        let engine = RuleEngine::new(OperatorLimits::default()).unwrap();
+        assert_eq!(engine.deadline_ticks(Duration::from_millis(100)), 51);
+        assert_eq!(engine.deadline_ticks(Duration::from_millis(3)), 3);
+        assert_eq!(engine.deadline_ticks(Duration::ZERO), 2);
+    }
+
+    #[test]
+    fn the_compatibility_key_is_stable_for_one_configuration() {
+        let a = RuleEngine::new(OperatorLimits::default()).unwrap();
+        let b = RuleEngine::new(OperatorLimits::default()).unwrap();
+        assert_eq!(a.compatibility_key(), b.compatibility_key());
+        assert_eq!(a.compatibility_key().len(), 16);
+    }
+}

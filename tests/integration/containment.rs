@@ -197,3 +197,28 @@ fn rules_see_only_the_campaign_clock_and_seeded_randomness() {
     );
     assert_eq!(random(&first), random(&reasons(&again[0])));
 }
+
+#[test]
+fn custom_attributes_reach_the_rule_as_messagepack() {
+    let mut gold = tagged("gold", "attributes");
+    gold["attributes"] =
+        serde_json::json!({"tier": "gold", "points": 1200, "nested": {"a": [1, 2]}});
+    let mut none = tagged("none", "attributes");
+    none["attributes"] = serde_json::json!({"points": 3});
+    let outcomes = evaluate(&rule("misbehaving"), example_campaign(), &[gold, none], 1);
+    assert_eq!(outcomes[0].status, Status::Ok);
+    assert!(
+        outcomes[0]
+            .reasons
+            .as_ref()
+            .unwrap()
+            .contains(&"tier:gold".to_string())
+    );
+    assert_eq!(outcomes[1].status, Status::Fallback);
+    let reason = outcomes[1].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("rule-error: invalid-attributes: custom attributes:"),
+        "{reason}"
+    );
+    assert!(reason.contains("tier"), "{reason}");
+}

@@ -14,6 +14,7 @@
 //! | `bad-id` | chooses a subject variant the campaign does not have |
 //! | `rule-error` | reports a rule error |
 //! | `log-flood` | writes 1 MiB to the log, stdout and stderr, then decides normally |
+//! | `attributes` | decodes the custom attributes (`tier` required) and reports the tier |
 //! | `sleep` | sleeps for an hour (the host refuses to wait) |
 //! | `ambient` | reads the clock and randomness through WASI and reports them as reasons |
 //! | anything else | decides normally: segment `well-behaved`, variant `default` |
@@ -23,6 +24,12 @@ use std::hint::black_box;
 use mailrules_sdk::prelude::*;
 
 struct Misbehaving;
+
+/// The custom attributes the `attributes` behaviour expects.
+#[derive(serde::Deserialize)]
+struct Attributes {
+    tier: String,
+}
 
 impl Rule for Misbehaving {
     fn decide(profile: &Profile, campaign: &Campaign) -> Result<Decision, RuleError> {
@@ -61,6 +68,10 @@ impl Rule for Misbehaving {
                     println!("{line}");
                     eprintln!("{line}");
                 }
+            }
+            "attributes" => {
+                let attributes: Attributes = decode_attributes(&profile.attributes())?;
+                decision.add_reason(format!("tier:{}", attributes.tier));
             }
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(3_600)),
             "ambient" => {
