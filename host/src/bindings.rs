@@ -2,7 +2,7 @@
 
 wasmtime::component::bindgen!({
     world: "rules",
-    path: "../wit",
+    path: "../wit/v0.1.0",
     with: {
         "mailrules:rules/types.profile": crate::sandbox::ProfileHandle,
         "mailrules:rules/types.campaign": crate::sandbox::CampaignHandle,

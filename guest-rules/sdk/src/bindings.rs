@@ -1,7 +1,7 @@
 //! Bindings generated from the `mailrules:rules` WIT package.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "rules",
     pub_export_macro: true,
     export_macro_name: "export_component",
