@@ -20,6 +20,7 @@
 //! | anything else | decides normally: segment `well-behaved`, variant `default` |
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mailrules_sdk::prelude::*;
 
@@ -111,12 +112,19 @@ fn spin() -> ! {
     }
 }
 
-fn recurse(depth: u64) -> u64 {
-    if black_box(depth) == 0 {
+/// Recursion that keeps nothing in linear memory (no address-taken
+/// locals), so it exhausts the engine's native wasm stack, not the guest's
+/// shadow stack.
+#[inline(never)]
+fn recurse(start: u64) -> u64 {
+    let depth = DEPTH.fetch_add(1, Ordering::Relaxed) + start;
+    if depth == u64::MAX {
         return 0;
     }
-    let padding = black_box([depth; 16]);
-    black_box(recurse(black_box(depth + 1))) + padding[3]
+    // Not a tail call, and not an accumulator the optimizer could fold.
+    recurse(start).rotate_left((depth & 31) as u32) ^ depth
 }
+
+static DEPTH: AtomicU64 = AtomicU64::new(0);
 
 mailrules_sdk::export_rule!(Misbehaving);
