@@ -1,7 +1,8 @@
 //! Evaluates a stream of profile records on several threads, keeping the
 //! input order in the output and memory bounded by one batch.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use crate::evaluate::{Evaluator, Session};
@@ -9,7 +10,8 @@ use crate::outcome::{Outcome, Status};
 use crate::policy;
 use crate::profile_reader::ProfileRecord;
 
-/// Records evaluated per thread before results are handed on.
+/// Records per chunk handed to an evaluation thread (rounded up to a
+/// multiple of the reuse count in batch mode).
 pub const BATCH_PER_THREAD: usize = 64;
 
 /// One recipient's outcome and, when the rule ran, its cost.
@@ -56,62 +58,104 @@ pub fn process(
     Processed { outcome, cost }
 }
 
-/// Runs every record through `evaluator` on `jobs` threads and hands each
-/// result to `sink` in input order. `sink` returning an error stops the run
-/// (for example a closed output pipe).
+/// Runs every record through `evaluator` and hands each result to `sink`
+/// in input order. `sink` returning an error stops the run (for example a
+/// closed output pipe).
+///
+/// Three stages overlap: one thread reads and parses records into chunks,
+/// `jobs` threads evaluate chunks, and the calling thread puts results back
+/// in order and calls `sink`. At most `4 × jobs` chunks are in flight, so
+/// memory stays bounded however long the input. Chunks start at multiples
+/// of the evaluator's reuse count, so in batch mode the recipients sharing
+/// an instance do not depend on the thread count.
 pub fn run<E>(
     evaluator: &Evaluator<'_>,
-    records: impl Iterator<Item = ProfileRecord>,
+    records: impl Iterator<Item = ProfileRecord> + Send,
     jobs: usize,
     mut sink: impl FnMut(Processed) -> Result<(), E>,
 ) -> Result<(), E> {
     let jobs = jobs.max(1);
-    let mut records = records.peekable();
-    // Chunks start at multiples of the reuse count, so in batch mode the
-    // recipients sharing an instance do not depend on the thread count.
     let unit = evaluator.reuse() as usize;
-    let per_thread_max = BATCH_PER_THREAD.div_ceil(unit) * unit;
-    let mut batch: Vec<ProfileRecord> = Vec::with_capacity(jobs * per_thread_max);
-    let mut next_index = 0u64;
-    let evaluate_chunk = |first: u64, chunk: Vec<ProfileRecord>| {
-        let mut session = evaluator.session();
-        chunk
-            .into_iter()
-            .zip(first..)
-            .map(|(record, index)| process(&mut session, evaluator, index, record))
-            .collect::<Vec<_>>()
-    };
-    while records.peek().is_some() {
-        batch.extend(records.by_ref().take(jobs * per_thread_max));
-        let first = next_index;
-        next_index += batch.len() as u64;
-        let results: Vec<Processed> = if jobs == 1 || batch.len() < 2 {
-            evaluate_chunk(first, std::mem::take(&mut batch))
-        } else {
-            let per_thread = batch.len().div_ceil(jobs).div_ceil(unit) * unit;
-            let mut chunks: Vec<(u64, Vec<ProfileRecord>)> = Vec::with_capacity(jobs);
-            let mut start = first;
-            while !batch.is_empty() {
-                let rest = batch.split_off(per_thread.min(batch.len()));
-                let chunk = std::mem::replace(&mut batch, rest);
-                let len = chunk.len() as u64;
-                chunks.push((start, chunk));
-                start += len;
-            }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = chunks
-                    .into_iter()
-                    .map(|(start, chunk)| scope.spawn(move || evaluate_chunk(start, chunk)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|handle| handle.join().expect("evaluation threads do not panic"))
-                    .collect()
-            })
-        };
-        for processed in results {
-            sink(processed)?;
+    let chunk_len = BATCH_PER_THREAD.div_ceil(unit) * unit;
+    let in_flight = jobs * 4;
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(jobs);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Processed>)>();
+        let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+        for _ in 0..in_flight {
+            token_tx
+                .send(())
+                .expect("the receiver is alive and the channel has room");
         }
-    }
-    Ok(())
+
+        scope.spawn(move || {
+            let mut records = records;
+            let (mut sequence, mut first) = (0u64, 0u64);
+            loop {
+                let records: Vec<ProfileRecord> = records.by_ref().take(chunk_len).collect();
+                if records.is_empty() || token_rx.recv().is_err() {
+                    break;
+                }
+                let len = records.len() as u64;
+                if work_tx
+                    .send(Chunk {
+                        sequence,
+                        first,
+                        records,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+                sequence += 1;
+                first += len;
+            }
+        });
+        for _ in 0..jobs {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                loop {
+                    let next = work_rx
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .recv();
+                    let Ok(chunk) = next else { break };
+                    let mut session = evaluator.session();
+                    let results = chunk
+                        .records
+                        .into_iter()
+                        .zip(chunk.first..)
+                        .map(|(record, index)| process(&mut session, evaluator, index, record))
+                        .collect();
+                    if done_tx.send((chunk.sequence, results)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+
+        let mut waiting: BTreeMap<u64, Vec<Processed>> = BTreeMap::new();
+        let mut next = 0u64;
+        for (sequence, results) in done_rx {
+            waiting.insert(sequence, results);
+            while let Some(results) = waiting.remove(&next) {
+                for processed in results {
+                    sink(processed)?;
+                }
+                next += 1;
+                let _ = token_tx.send(());
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Consecutive records handed to one evaluation thread.
+struct Chunk {
+    sequence: u64,
+    first: u64,
+    records: Vec<ProfileRecord>,
 }
