@@ -55,6 +55,13 @@ pub fn check_decision(
             limits.max_reasons
         )));
     }
+    if decision.blocks.len() > campaign.slots.len() {
+        return Err(invalid(format!(
+            "{} block choices for a campaign with {} slots",
+            decision.blocks.len(),
+            campaign.slots.len()
+        )));
+    }
     let mut seen = HashSet::with_capacity(decision.segments.len());
     for segment in &decision.segments {
         check_id("segment", segment, limits)?;
@@ -234,4 +241,137 @@ pub fn outcome(
         outcome.log = Some(log);
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::SlotChoice;
+
+    fn campaign() -> Campaign {
+        let text = r#"
+id = "c"
+[[subject]]
+id = "s1"
+text = "S"
+[[preheader]]
+id = "p1"
+text = "P"
+[[slot]]
+name = "hero"
+[[slot.block]]
+id = "h1"
+[[slot.block]]
+id = "h2"
+[[slot]]
+name = "footer"
+[[slot.block]]
+id = "f1"
+[fallback]
+subject = "s1"
+preheader = "p1"
+blocks = { hero = "h1", footer = "f1" }
+"#;
+        Campaign::parse(text, std::path::Path::new("c.toml")).unwrap()
+    }
+
+    fn decision(blocks: &[(&str, &str)]) -> Decision {
+        Decision {
+            segments: vec!["vip".into()],
+            subject: "s1".into(),
+            preheader: "p1".into(),
+            blocks: blocks
+                .iter()
+                .map(|(slot, block)| SlotChoice {
+                    slot: slot.to_string(),
+                    block: block.to_string(),
+                })
+                .collect(),
+            suppress: None,
+            reasons: vec!["because".into()],
+        }
+    }
+
+    fn detail(result: Result<CheckedDecision, Failure>) -> String {
+        match result {
+            Err(Failure::InvalidDecision { detail }) => detail,
+            other => panic!("expected an invalid decision, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_slot_gets_the_fallback_block_and_a_note() {
+        let checked =
+            check_decision(decision(&[("hero", "h2")]), &campaign(), &Limits::default()).unwrap();
+        let (_, _, blocks) = checked.selection.unwrap();
+        assert_eq!(
+            blocks.0,
+            vec![("hero".into(), "h2".into()), ("footer".into(), "f1".into())]
+        );
+        assert_eq!(checked.reasons, vec!["because", "fallback-block:footer"]);
+    }
+
+    #[test]
+    fn unknown_and_repeated_choices_are_invalid() {
+        let limits = Limits::default();
+        assert!(
+            detail(check_decision(
+                decision(&[("hero", "f1")]),
+                &campaign(),
+                &limits
+            ))
+            .contains("not a block of slot `hero`")
+        );
+        assert!(
+            detail(check_decision(
+                decision(&[("side", "h1")]),
+                &campaign(),
+                &limits
+            ))
+            .contains("slot `side`")
+        );
+        assert!(
+            detail(check_decision(
+                decision(&[("hero", "h1"), ("hero", "h2")]),
+                &campaign(),
+                &limits
+            ))
+            .contains("filled twice")
+        );
+        let flood: Vec<(&str, &str)> = vec![("hero", "h1"); 100_000];
+        assert!(
+            detail(check_decision(decision(&flood), &campaign(), &limits))
+                .contains("100000 block choices")
+        );
+    }
+
+    #[test]
+    fn ids_that_could_break_headers_or_reports_are_invalid() {
+        let limits = Limits::default();
+        let mut bad = decision(&[]);
+        bad.segments = vec!["x\r\nBcc: y@z".into()];
+        assert!(
+            detail(check_decision(bad, &campaign(), &limits)).contains("characters other than")
+        );
+        let mut bad = decision(&[]);
+        bad.reasons = vec!["tab\there".into()];
+        assert!(detail(check_decision(bad, &campaign(), &limits)).contains("printable ASCII"));
+        let mut bad = decision(&[]);
+        bad.segments = vec!["a".into(), "a".into()];
+        assert!(detail(check_decision(bad, &campaign(), &limits)).contains("appears twice"));
+    }
+
+    #[test]
+    fn a_suppression_skips_the_selection_checks_but_not_the_code() {
+        let mut suppressed = decision(&[("nope", "nope")]);
+        suppressed.suppress = Some("sunset".into());
+        let checked = check_decision(suppressed.clone(), &campaign(), &Limits::default()).unwrap();
+        assert_eq!(checked.selection, Err("sunset".to_string()));
+        suppressed.suppress = Some("no good".into());
+        suppressed.blocks.clear();
+        assert!(
+            detail(check_decision(suppressed, &campaign(), &Limits::default()))
+                .contains("suppression reason")
+        );
+    }
 }
