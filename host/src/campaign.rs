@@ -95,6 +95,37 @@ pub enum FailurePolicy {
     Skip,
 }
 
+/// A text field of the campaign with the line it was written on, for
+/// messages about its content (template errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The text.
+    pub text: String,
+    /// 1-based line in the campaign file.
+    pub line: usize,
+}
+
+/// What a message needs beyond the rule's choices: sender, unsubscribe
+/// links, feedback id and the layouts the chosen blocks go into. Every text
+/// is a template with merge fields (see `render`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSettings {
+    /// The From mailbox, e.g. `Northwind <news@northwind.example>`.
+    pub from: Located,
+    /// An optional Reply-To mailbox.
+    pub reply_to: Option<Located>,
+    /// One-click unsubscribe URL (https), a template.
+    pub unsubscribe_url: Located,
+    /// Optional unsubscribe address (no `mailto:`), a template.
+    pub unsubscribe_mailto: Option<Located>,
+    /// Feedback-ID header, a template.
+    pub feedback_id: Option<Located>,
+    /// HTML layout, a template; blocks are `{{ blocks.<slot> }}`.
+    pub html_layout: Located,
+    /// Plain-text layout, a template.
+    pub text_layout: Located,
+}
+
 /// A validated campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Campaign {
@@ -114,6 +145,10 @@ pub struct Campaign {
     pub failure_policy: FailurePolicy,
     /// Limits the campaign asks for.
     pub limits: RequestedLimits,
+    /// Message settings; needed to render and send, not to evaluate.
+    pub message: Option<MessageSettings>,
+    /// The file it came from, for messages.
+    pub path: PathBuf,
 }
 
 impl Campaign {
@@ -190,6 +225,19 @@ struct CampaignFile {
     failure: FailureFile,
     #[serde(default)]
     limits: RequestedLimits,
+    message: Option<MessageFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageFile {
+    from: Spanned<String>,
+    reply_to: Option<Spanned<String>>,
+    unsubscribe_url: Spanned<String>,
+    unsubscribe_mailto: Option<Spanned<String>>,
+    feedback_id: Option<Spanned<String>>,
+    html_layout: Spanned<String>,
+    text_layout: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -380,6 +428,22 @@ impl Validator<'_> {
             },
             failure_policy: file.failure.policy,
             limits: file.limits,
+            message: file.message.map(|m| {
+                let at = |field: Spanned<String>| Located {
+                    line: line_of(self.text, field.span().start),
+                    text: field.into_inner(),
+                };
+                MessageSettings {
+                    from: at(m.from),
+                    reply_to: m.reply_to.map(at),
+                    unsubscribe_url: at(m.unsubscribe_url),
+                    unsubscribe_mailto: m.unsubscribe_mailto.map(at),
+                    feedback_id: m.feedback_id.map(at),
+                    html_layout: at(m.html_layout),
+                    text_layout: at(m.text_layout),
+                }
+            }),
+            path: self.path.clone(),
         })
     }
 }

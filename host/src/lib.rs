@@ -32,3 +32,4 @@ pub use outcome::{Outcome, Status};
 pub use profile::Profile;
 pub use profile_reader::{ProfileFormat, ProfileReader};
 pub use rule::LoadedRule;
+pub mod render;

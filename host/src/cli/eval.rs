@@ -12,7 +12,6 @@ use clap::{Args, ValueEnum};
 use mailrules::campaign::Campaign;
 use mailrules::evaluate::Evaluator;
 use mailrules::outcome::Status;
-use mailrules::profile::parse_time;
 use mailrules::profile_reader::{ProfileFormat, ProfileReader};
 use mailrules::run::{Processed, run as run_all};
 use mailrules::summary::Summary;
@@ -72,17 +71,7 @@ enum FormatArg {
 /// Evaluates every profile; exit code 0 when the run completed.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let campaign = Arc::new(Campaign::load(&args.campaign)?);
-    let now = match (&args.now, campaign.now) {
-        (Some(text), _) => parse_time(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
-        (None, Some(now)) => now,
-        (None, None) => {
-            let now = chrono::Utc::now().timestamp();
-            eprintln!(
-                "mailrules: the campaign sets no `now`; using the current time ({now}), so runs will differ"
-            );
-            now
-        }
-    };
+    let now = super::campaign_time(args.now.as_deref(), &campaign)?;
     let (engine, rule) = args.engine.load(&args.rules)?;
     let (limits, clamped) = engine.operator_limits().resolve(&campaign.limits);
     for c in clamped {

@@ -3,12 +3,13 @@
 mod check;
 mod eval;
 mod options;
+mod preview;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use options::EngineOptions;
+pub use options::{EngineOptions, SendOptions, campaign_time};
 
 /// Runs tenants' email segmentation and personalization rules (WebAssembly
 /// components) over customer profiles, each evaluation sandboxed and bounded.
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a rule for every profile; one JSON object per profile on stdout.
     Eval(eval::EvalArgs),
+    /// Show one recipient's decision, its reasons and the rendered message.
+    Preview(preview::PreviewArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -32,5 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Preview(args) => preview::run(args),
     }
 }

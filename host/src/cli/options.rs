@@ -70,3 +70,46 @@ impl EngineOptions {
         Ok((engine, rule))
     }
 }
+
+/// Message options shared by `preview` and `send`.
+#[derive(Debug, Args)]
+pub struct SendOptions {
+    /// Sign messages with DKIM using this key (RSA PKCS#1 PEM or base64 Ed25519).
+    #[arg(long, value_name = "FILE", requires_all = ["dkim_selector", "dkim_domain"])]
+    pub dkim_key: Option<PathBuf>,
+    /// DKIM selector (s=).
+    #[arg(long, value_name = "SELECTOR")]
+    pub dkim_selector: Option<String>,
+    /// DKIM signing domain (d=).
+    #[arg(long, value_name = "DOMAIN")]
+    pub dkim_domain: Option<String>,
+}
+
+impl SendOptions {
+    /// The DKIM settings, when a key was given.
+    pub fn dkim(&self) -> Option<mailrules::render::DkimSettings> {
+        Some(mailrules::render::DkimSettings {
+            key_file: self.dkim_key.clone()?,
+            selector: self.dkim_selector.clone()?,
+            domain: self.dkim_domain.clone()?,
+        })
+    }
+}
+
+/// The time rules see: `--now`, else the campaign's `now`, else the
+/// current time (with a warning, since runs then differ).
+pub fn campaign_time(now: Option<&str>, campaign: &mailrules::Campaign) -> anyhow::Result<i64> {
+    Ok(match (now, campaign.now) {
+        (Some(text), _) => {
+            mailrules::profile::parse_time(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?
+        }
+        (None, Some(now)) => now,
+        (None, None) => {
+            let now = chrono::Utc::now().timestamp();
+            eprintln!(
+                "mailrules: the campaign sets no `now`; using the current time ({now}), so runs will differ"
+            );
+            now
+        }
+    })
+}

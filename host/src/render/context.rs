@@ -1,0 +1,117 @@
+//! The merge fields templates see.
+//!
+//! | field | value |
+//! |---|---|
+//! | `first_name`, `last_name` | the profile's names, header-safe; absent when empty, so `{{ first_name \| default('friend') }}` works |
+//! | `profile` | `id`, `email`, `locale`, `country`, `timezone`, `tags`, `attributes` (the custom attributes as a map) |
+//! | `campaign` | `id` |
+//! | `segments` | the recipient's segment ids |
+//! | `subject_variant`, `preheader_variant` | the chosen variant ids |
+//! | `recommended_category` | `c` when the `recommendations` slot holds `rec-<c>` (not for `rec-bestsellers`) |
+//! | `subject`, `preheader`, `blocks.<slot>`, `unsubscribe_url` | the rendered pieces, in layouts |
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::headers::{MAX_NAME_CHARS, header_text};
+use crate::outcome::Outcome;
+use crate::profile::Profile;
+
+/// Profile fields for templates.
+#[derive(Debug, Serialize)]
+pub struct ProfileFields<'a> {
+    id: &'a str,
+    email: &'a str,
+    locale: Option<&'a str>,
+    country: Option<&'a str>,
+    timezone: Option<&'a str>,
+    tags: &'a [String],
+    attributes: serde_json::Value,
+}
+
+/// Campaign fields for templates.
+#[derive(Debug, Serialize)]
+pub struct CampaignFields<'a> {
+    id: &'a str,
+}
+
+/// Everything a template may use.
+#[derive(Debug, Serialize)]
+pub struct MergeFields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_name: Option<String>,
+    profile: ProfileFields<'a>,
+    campaign: CampaignFields<'a>,
+    segments: &'a [String],
+    subject_variant: &'a str,
+    preheader_variant: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recommended_category: Option<&'a str>,
+    /// Rendered subject (layouts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Rendered preheader (layouts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preheader: Option<String>,
+    /// Rendered blocks by slot (layouts only; marked safe in HTML).
+    pub blocks: BTreeMap<String, minijinja::Value>,
+    /// Rendered unsubscribe URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsubscribe_url: Option<String>,
+}
+
+fn name(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(|n| header_text(n, MAX_NAME_CHARS))
+        .filter(|n| !n.is_empty())
+}
+
+impl<'a> MergeFields<'a> {
+    /// The fields for one recipient whose outcome sends a message.
+    pub fn new(campaign_id: &'a str, profile: &'a Profile, outcome: &'a Outcome) -> Self {
+        let recommendations = outcome
+            .blocks
+            .as_ref()
+            .and_then(|b| b.0.iter().find(|(slot, _)| slot == "recommendations"))
+            .map(|(_, block)| block.as_str());
+        MergeFields {
+            first_name: name(&profile.first_name),
+            last_name: name(&profile.last_name),
+            profile: ProfileFields {
+                id: &profile.id,
+                email: &profile.email,
+                locale: profile.locale.as_deref(),
+                country: profile.country.as_deref(),
+                timezone: profile.timezone.as_deref(),
+                tags: &profile.tags,
+                attributes: rmp_serde::from_slice(&profile.attributes)
+                    .unwrap_or(serde_json::Value::Null),
+            },
+            campaign: CampaignFields { id: campaign_id },
+            segments: &outcome.segments,
+            subject_variant: outcome.subject.as_deref().unwrap_or_default(),
+            preheader_variant: outcome.preheader.as_deref().unwrap_or_default(),
+            recommended_category: recommendations
+                .and_then(|block| block.strip_prefix("rec-"))
+                .filter(|c| *c != "bestsellers"),
+            subject: None,
+            preheader: None,
+            blocks: BTreeMap::new(),
+            unsubscribe_url: None,
+        }
+    }
+
+    /// The display name for the To header: first and last name, or none.
+    pub fn display_name(&self) -> Option<String> {
+        let joined = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!joined.is_empty()).then(|| header_text(&joined, MAX_NAME_CHARS))
+    }
+}

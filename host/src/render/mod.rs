@@ -1,0 +1,402 @@
+//! Renders a decision into a standards-correct message: RFC 5322 / MIME
+//! `multipart/alternative` (text/plain then text/html, UTF-8), RFC 2047
+//! subjects, a hidden preheader at the top of the HTML body, a Message-ID
+//! that is the same every time for a (campaign, recipient), `List-Unsubscribe`
+//! with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058),
+//! `Feedback-ID`, and optional DKIM.
+//!
+//! Every template of the campaign is compiled once, when the [`Renderer`] is
+//! made, so a syntax error stops the run before anything is sent, with the
+//! campaign file and line.
+
+mod context;
+mod dkim;
+pub mod headers;
+
+use std::time::{Duration, SystemTime};
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+use minijinja::{AutoEscape, Environment};
+use sha2::{Digest, Sha256};
+
+pub use context::MergeFields;
+pub use dkim::{DkimError, DkimSettings};
+use headers::{FeedbackId, ListUnsubscribe, ListUnsubscribePost, MAX_SUBJECT_CHARS, header_text};
+
+use crate::campaign::{Campaign, Located, MessageSettings};
+use crate::outcome::Outcome;
+use crate::profile::{Profile, Timestamp};
+
+/// Why a campaign cannot be rendered at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The campaign has no `[message]` table.
+    #[error(
+        "{path}: the campaign has no [message] table (from, unsubscribe_url, html_layout, text_layout): it can be evaluated but not sent"
+    )]
+    NoMessageSettings {
+        /// The campaign file.
+        path: String,
+    },
+    /// A template does not compile, or an address does not parse.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The campaign file.
+        path: String,
+        /// Line of the field.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Why one recipient's message could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The outcome sends nothing.
+    #[error("nothing to render: the recipient's status sends no message")]
+    NothingToSend,
+    /// The recipient address is not one SMTP accepts.
+    #[error("recipient address `{0}` is not valid for SMTP")]
+    Recipient(String),
+    /// A template failed for this recipient's data.
+    #[error("{what}: {message}")]
+    Template {
+        /// Which template.
+        what: String,
+        /// The engine's message.
+        message: String,
+    },
+}
+
+/// A rendered message, ready for a transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    /// `<…@domain>`, the same for every run of this campaign and recipient.
+    pub message_id: String,
+    /// Envelope sender (the From address).
+    pub envelope_from: String,
+    /// Envelope recipient.
+    pub envelope_to: String,
+    /// The rendered subject, as shown to the recipient.
+    pub subject: String,
+    /// The whole message, CRLF line endings.
+    pub bytes: Vec<u8>,
+}
+
+/// Renders messages for one campaign.
+pub struct Renderer {
+    env: Environment<'static>,
+    settings: MessageSettings,
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    domain: String,
+    campaign_id: String,
+    date: SystemTime,
+    dkim: Option<lettre::message::dkim::DkimConfig>,
+}
+
+const LAYOUT_HTML: &str = "layout.html";
+const LAYOUT_TEXT: &str = "layout.txt";
+const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
+const UNSUBSCRIBE_MAILTO: &str = "unsubscribe_mailto";
+const FEEDBACK_ID: &str = "feedback_id";
+
+fn subject_template(id: &str) -> String {
+    format!("subject/{id}")
+}
+
+fn preheader_template(id: &str) -> String {
+    format!("preheader/{id}")
+}
+
+fn block_template(slot: &str, id: &str, extension: &str) -> String {
+    format!("block/{slot}/{id}.{extension}")
+}
+
+impl Renderer {
+    /// Compiles every template of `campaign`; `now` becomes the Date header.
+    pub fn new(
+        campaign: &Campaign,
+        now: Timestamp,
+        dkim: Option<&DkimSettings>,
+    ) -> Result<Self, SetupError> {
+        let path = campaign.path.display().to_string();
+        let settings = campaign
+            .message
+            .clone()
+            .ok_or_else(|| SetupError::NoMessageSettings { path: path.clone() })?;
+        let invalid = |field: &Located, message: String| SetupError::Invalid {
+            path: path.clone(),
+            line: field.line,
+            message,
+        };
+
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        let mut add = |name: String, source: &str, field: Option<&Located>, what: &str| {
+            env.add_template_owned(name, source.to_string())
+                .map_err(|e| match field {
+                    Some(field) => invalid(field, format!("{what}: {e}")),
+                    None => SetupError::Invalid {
+                        path: path.clone(),
+                        line: 0,
+                        message: format!("{what}: {e}"),
+                    },
+                })
+        };
+        for v in &campaign.subjects {
+            add(
+                subject_template(&v.id),
+                &v.text,
+                None,
+                &format!("subject `{}`", v.id),
+            )?;
+        }
+        for v in &campaign.preheaders {
+            add(
+                preheader_template(&v.id),
+                &v.text,
+                None,
+                &format!("preheader `{}`", v.id),
+            )?;
+        }
+        for slot in &campaign.slots {
+            for block in &slot.blocks {
+                let what = format!("block `{}`", block.id);
+                add(
+                    block_template(&slot.name, &block.id, "html"),
+                    block.html.as_deref().unwrap_or(""),
+                    None,
+                    &what,
+                )?;
+                add(
+                    block_template(&slot.name, &block.id, "txt"),
+                    block.text.as_deref().unwrap_or(""),
+                    None,
+                    &what,
+                )?;
+            }
+        }
+        add(
+            LAYOUT_HTML.into(),
+            &settings.html_layout.text,
+            Some(&settings.html_layout),
+            "html_layout",
+        )?;
+        add(
+            LAYOUT_TEXT.into(),
+            &settings.text_layout.text,
+            Some(&settings.text_layout),
+            "text_layout",
+        )?;
+        add(
+            UNSUBSCRIBE_URL.into(),
+            &settings.unsubscribe_url.text,
+            Some(&settings.unsubscribe_url),
+            "unsubscribe_url",
+        )?;
+        if let Some(mailto) = &settings.unsubscribe_mailto {
+            add(
+                UNSUBSCRIBE_MAILTO.into(),
+                &mailto.text,
+                Some(mailto),
+                "unsubscribe_mailto",
+            )?;
+        }
+        if let Some(feedback) = &settings.feedback_id {
+            add(
+                FEEDBACK_ID.into(),
+                &feedback.text,
+                Some(feedback),
+                "feedback_id",
+            )?;
+        }
+
+        let from: Mailbox = settings.from.text.parse().map_err(|e| {
+            invalid(
+                &settings.from,
+                format!("from `{}` is not a mailbox: {e}", settings.from.text),
+            )
+        })?;
+        let reply_to = match &settings.reply_to {
+            Some(field) => Some(field.text.parse::<Mailbox>().map_err(|e| {
+                invalid(
+                    field,
+                    format!("reply_to `{}` is not a mailbox: {e}", field.text),
+                )
+            })?),
+            None => None,
+        };
+        let domain = from.email.domain().to_string();
+        let date = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
+        let dkim = dkim
+            .map(DkimSettings::config)
+            .transpose()
+            .map_err(|e| SetupError::Invalid {
+                path: path.clone(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+        Ok(Renderer {
+            env,
+            settings,
+            from,
+            reply_to,
+            domain,
+            campaign_id: campaign.id.clone(),
+            date,
+            dkim,
+        })
+    }
+
+    /// The deterministic Message-ID of a recipient in this campaign.
+    pub fn message_id(&self, profile_id: &str) -> String {
+        let mut hasher = Sha256::new();
+        for part in [self.campaign_id.as_str(), profile_id] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let hash = hex::encode(&hasher.finalize()[..16]);
+        format!("<{hash}.{}@{}>", self.campaign_id, self.domain)
+    }
+
+    fn render(&self, name: &str, fields: &MergeFields<'_>) -> Result<String, RenderError> {
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| RenderError::Template {
+                what: name.into(),
+                message: e.to_string(),
+            })?;
+        template.render(fields).map_err(|e| RenderError::Template {
+            what: name.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Renders the message for a recipient whose outcome sends one.
+    pub fn render_message(
+        &self,
+        profile: &Profile,
+        outcome: &Outcome,
+    ) -> Result<RenderedMessage, RenderError> {
+        let (Some(subject_id), Some(preheader_id), Some(blocks)) =
+            (&outcome.subject, &outcome.preheader, &outcome.blocks)
+        else {
+            return Err(RenderError::NothingToSend);
+        };
+        if !outcome.status.sends() {
+            return Err(RenderError::NothingToSend);
+        }
+        let to_address: Address = profile
+            .email
+            .parse()
+            .map_err(|_| RenderError::Recipient(profile.email.clone()))?;
+        let mut fields = MergeFields::new(&self.campaign_id, profile, outcome);
+        let subject = header_text(
+            &self.render(&subject_template(subject_id), &fields)?,
+            MAX_SUBJECT_CHARS,
+        );
+        let preheader = header_text(
+            &self.render(&preheader_template(preheader_id), &fields)?,
+            500,
+        );
+        let unsubscribe_url = header_text(&self.render(UNSUBSCRIBE_URL, &fields)?, 800);
+        let mut html_blocks = Vec::with_capacity(blocks.0.len());
+        for (slot, block) in &blocks.0 {
+            html_blocks.push((
+                slot.clone(),
+                self.render(&block_template(slot, block, "html"), &fields)?,
+            ));
+            let text = self.render(&block_template(slot, block, "txt"), &fields)?;
+            fields
+                .blocks
+                .insert(slot.clone(), minijinja::Value::from(text));
+        }
+        fields.subject = Some(subject.clone());
+        fields.preheader = Some(preheader.clone());
+        fields.unsubscribe_url = Some(unsubscribe_url.clone());
+        let text = self.render(LAYOUT_TEXT, &fields)?;
+        // Blocks were escaped when they were rendered; the layout inserts
+        // them as they are.
+        fields.blocks = html_blocks
+            .into_iter()
+            .map(|(slot, html)| (slot, minijinja::Value::from_safe_string(html)))
+            .collect();
+        let html = with_hidden_preheader(&self.render(LAYOUT_HTML, &fields)?, &preheader);
+
+        let mut unsubscribe = format!("<{unsubscribe_url}>");
+        if self.settings.unsubscribe_mailto.is_some() {
+            let mailto = header_text(&self.render(UNSUBSCRIBE_MAILTO, &fields)?, 300);
+            unsubscribe.push_str(&format!(", <mailto:{mailto}>"));
+        }
+        let message_id = self.message_id(&profile.id);
+        let to = Mailbox::new(fields.display_name(), to_address.clone());
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject.clone())
+            .date(self.date)
+            .message_id(Some(message_id.clone()))
+            .header(ListUnsubscribe(unsubscribe))
+            .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        if self.settings.feedback_id.is_some() {
+            builder = builder.header(FeedbackId(self.render(FEEDBACK_ID, &fields)?));
+        }
+        let body = MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html),
+            );
+        let mut message = builder.multipart(body).map_err(|e| RenderError::Template {
+            what: "message".into(),
+            message: e.to_string(),
+        })?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(RenderedMessage {
+            message_id,
+            envelope_from: self.from.email.to_string(),
+            envelope_to: to_address.to_string(),
+            subject,
+            bytes: message.formatted(),
+        })
+    }
+}
+
+/// Puts the preheader in a hidden element at the start of the body (or of
+/// the document, when the layout has no `<body>`).
+fn with_hidden_preheader(html: &str, preheader: &str) -> String {
+    let hidden = format!(
+        "<div style=\"display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all\">{}</div>",
+        minijinja::HtmlEscape(preheader)
+    );
+    let lower = html.to_ascii_lowercase();
+    match lower
+        .find("<body")
+        .and_then(|start| lower[start..].find('>').map(|end| start + end + 1))
+    {
+        Some(at) => format!("{}{hidden}{}", &html[..at], &html[at..]),
+        None => format!("{hidden}{html}"),
+    }
+}
