@@ -32,4 +32,7 @@ pub use outcome::{Outcome, Status};
 pub use profile::Profile;
 pub use profile_reader::{ProfileFormat, ProfileReader};
 pub use rule::LoadedRule;
+pub mod deliver;
+pub mod journal;
 pub mod render;
+pub mod send;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::evaluate::{Evaluator, Session};
 use crate::outcome::{Outcome, Status};
 use crate::policy;
+use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
 
 /// Records per chunk handed to an evaluation thread (rounded up to a
@@ -21,6 +22,8 @@ pub struct Processed {
     pub outcome: Outcome,
     /// Wall time and fuel of the evaluation, when the rule ran.
     pub cost: Option<(Duration, u64)>,
+    /// The profile, when the record was one.
+    pub profile: Option<Arc<Profile>>,
 }
 
 /// Decides the outcome of the input record at position `index` (0-based).
@@ -42,20 +45,31 @@ pub fn process(
             return Processed {
                 outcome,
                 cost: None,
+                profile: None,
             };
         }
     };
+    let profile = Arc::new(profile);
     if let Some(outcome) = policy::consent_refused(&profile) {
         return Processed {
             outcome,
             cost: None,
+            profile: Some(profile),
         };
     }
-    let id = profile.id.clone();
-    let evaluation = session.evaluate(index, Arc::new(profile));
+    let evaluation = session.evaluate(index, profile.clone());
     let cost = Some((evaluation.elapsed, evaluation.fuel_used));
-    let outcome = policy::outcome(id, evaluation, evaluator.campaign(), evaluator.limits());
-    Processed { outcome, cost }
+    let outcome = policy::outcome(
+        profile.id.clone(),
+        evaluation,
+        evaluator.campaign(),
+        evaluator.limits(),
+    );
+    Processed {
+        outcome,
+        cost,
+        profile: Some(profile),
+    }
 }
 
 /// Runs every record through `evaluator` and hands each result to `sink`

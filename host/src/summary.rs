@@ -144,7 +144,9 @@ impl Summary {
     }
 }
 
-fn section(out: &mut String, title: &str, rows: impl Iterator<Item = (String, u64)>) {
+/// Appends a titled two-column table of counts to `out` (nothing when
+/// there are no rows).
+pub fn section(out: &mut String, title: &str, rows: impl Iterator<Item = (String, u64)>) {
     let rows: Vec<_> = rows.collect();
     if rows.is_empty() {
         return;

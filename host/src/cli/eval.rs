@@ -100,7 +100,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::default();
     let mut errors_shown = 0;
     let result = run_all(&evaluator, reader, jobs, |processed: Processed| {
-        let Processed { mut outcome, cost } = processed;
+        let Processed {
+            mut outcome, cost, ..
+        } = processed;
         summary.record(&outcome, cost);
         if outcome.status == Status::Error {
             errors_shown += 1;

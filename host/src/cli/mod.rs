@@ -4,6 +4,8 @@ mod check;
 mod eval;
 mod options;
 mod preview;
+mod report;
+mod send;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Show one recipient's decision, its reasons and the rendered message.
     Preview(preview::PreviewArgs),
+    /// Deliver the campaign (SMTP relay, Maildir or .eml files), resumable.
+    Send(send::SendArgs),
+    /// Totals of a campaign journal by fate, status, segment and variant.
+    Report(report::ReportArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -36,5 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Preview(args) => preview::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

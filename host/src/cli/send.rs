@@ -1,0 +1,181 @@
+//! `mailrules send`: deliver the campaign, one personalized message per
+//! recipient, to an SMTP relay or (by default) a local Maildir, recording
+//! every fate in the journal so an interrupted run resumes.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use mailrules::campaign::Campaign;
+use mailrules::deliver::{EmlDirTransport, MaildirTransport, SmtpRelay, Transport};
+use mailrules::evaluate::Evaluator;
+use mailrules::journal::{Entry, Fate, JournalWriter};
+use mailrules::profile_reader::ProfileReader;
+use mailrules::render::Renderer;
+use mailrules::send::{DeliveryOptions, send};
+
+use super::{EngineOptions, SendOptions, campaign_time};
+
+/// Arguments of `mailrules send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The tenant's rule component (.wasm).
+    #[arg(long, value_name = "RULE.wasm")]
+    rules: PathBuf,
+    /// The campaign file (TOML), with a [message] table.
+    #[arg(long, value_name = "CAMPAIGN.toml")]
+    campaign: PathBuf,
+    /// Profiles: JSON Lines or MessagePack; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    profiles: PathBuf,
+    /// The time rules see as `now` (RFC 3339) [default: the campaign's].
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// SMTP relay URL: smtp://host:port (`?tls=required` for STARTTLS),
+    /// smtps://host:465, with user:password@ for AUTH. Without it (and
+    /// without --eml-dir) messages go to the Maildir.
+    #[arg(long, value_name = "URL", conflicts_with = "eml_dir")]
+    relay: Option<String>,
+    /// The Maildir used when no relay is given.
+    #[arg(long, value_name = "DIR", default_value = "maildir")]
+    maildir: PathBuf,
+    /// Write one .eml file per message into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    eml_dir: Option<PathBuf>,
+    /// The campaign journal [default: <campaign id>.journal]. Running again
+    /// with the same journal resumes: recipients already recorded are not
+    /// sent again (deferred ones are retried).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// Delivery threads (relay connections in use at once).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    connections: usize,
+    /// Extra attempts after a temporary failure (4xx, dropped connection, timeout).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    retries: u32,
+    /// Wait before the first retry, in milliseconds; doubles after each.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    retry_delay_ms: u64,
+    /// SMTP timeout per command, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    smtp_timeout: u64,
+    /// Evaluation threads [default: the number of CPUs].
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Batch mode for rule instances (see `eval --help`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    reuse: u64,
+    #[command(flatten)]
+    send: SendOptions,
+    #[command(flatten)]
+    engine: EngineOptions,
+}
+
+/// Sends the campaign and prints a summary.
+pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let campaign = Arc::new(Campaign::load(&args.campaign)?);
+    let now = campaign_time(args.now.as_deref(), &campaign)?;
+    let renderer = Renderer::new(&campaign, now, args.send.dkim().as_ref())?;
+    let (engine, rule) = args.engine.load(&args.rules)?;
+    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+    let transport: Box<dyn Transport> = match (&args.relay, &args.eml_dir) {
+        (Some(url), _) => Box::new(
+            SmtpRelay::new(
+                url,
+                args.connections as u32,
+                Duration::from_secs(args.smtp_timeout),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        (None, Some(dir)) => Box::new(EmlDirTransport::create(dir.clone())?),
+        (None, None) => Box::new(MaildirTransport::create(args.maildir.clone())?),
+    };
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.journal", campaign.id)));
+    let header = Entry::Started {
+        campaign_id: campaign.id.clone(),
+        rule_sha256: rule.info.sha256.clone(),
+        now,
+    };
+    let (journal, history) = JournalWriter::open(&journal_path, header)?;
+    if history.truncated_bytes > 0 {
+        eprintln!(
+            "mailrules: {}: cut {} bytes of a record torn by a crash",
+            journal_path.display(),
+            history.truncated_bytes
+        );
+    }
+    if !history.recipients.is_empty() {
+        eprintln!(
+            "mailrules: resuming: {} recipients already in {}",
+            history.recipients.len(),
+            journal_path.display()
+        );
+    }
+    let reader = ProfileReader::open(&args.profiles, None)?;
+    let evaluator =
+        Evaluator::new(&engine, &rule, campaign.clone(), limits, now).with_reuse(args.reuse);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = DeliveryOptions {
+        connections: args.connections,
+        retries: args.retries,
+        retry_delay: Duration::from_millis(args.retry_delay_ms),
+    };
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {pos} recipients ({per_sec}) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    eprintln!(
+        "mailrules: sending campaign `{}` via {}",
+        campaign.id,
+        transport.describe()
+    );
+    let on_recipient = |_: Fate| progress.inc(1);
+    let summary = send(
+        &evaluator,
+        &renderer,
+        transport.as_ref(),
+        journal,
+        &history,
+        reader,
+        jobs,
+        &options,
+        &on_recipient,
+    )?;
+    progress.finish_and_clear();
+    let seconds = summary.elapsed.as_secs_f64();
+    eprintln!(
+        "mailrules: {} recipients in {:.1} s ({:.0}/s); {} already done before this run",
+        summary.handled(),
+        seconds,
+        summary.handled() as f64 / seconds.max(1e-9),
+        summary.already_done
+    );
+    for fate in [
+        Fate::Delivered,
+        Fate::Deferred,
+        Fate::Failed,
+        Fate::Suppressed,
+        Fate::Skipped,
+        Fate::Error,
+    ] {
+        eprintln!("  {:<10} {:>9}", fate.as_str(), summary.count(fate));
+    }
+    eprintln!("journal: {}", journal_path.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,246 @@
+//! `send`: evaluate, render, deliver and record every recipient, resuming
+//! from the journal.
+//!
+//! Stages run side by side: the evaluation pipeline of [`crate::run`]
+//! (reader, rule threads, ordering), `connections` delivery threads that
+//! render and hand messages to the transport (retrying transient failures
+//! with backoff), and one journal thread that appends every fate. Recipients
+//! the journal already marks final are skipped before their rule runs.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::deliver::{DeliveryError, Transport};
+use crate::evaluate::Evaluator;
+use crate::journal::{Entry, Fate, History, JournalError, JournalWriter, RecipientEntry};
+use crate::outcome::{Outcome, Status};
+use crate::profile::Profile;
+use crate::profile_reader::ProfileRecord;
+use crate::render::Renderer;
+use crate::run::{Processed, run};
+
+/// How delivery behaves.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// Delivery threads (and so at most this many relay connections in use).
+    pub connections: usize,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// Wait before the first retry; doubles for each further one.
+    pub retry_delay: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            connections: 4,
+            retries: 3,
+            retry_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Totals of one `send` run.
+#[derive(Debug, Default, Clone)]
+pub struct SendSummary {
+    /// Recipients per fate, this run.
+    pub fates: BTreeMap<Fate, u64>,
+    /// Recipients skipped because the journal already had them.
+    pub already_done: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl SendSummary {
+    /// Recipients handled this run.
+    pub fn handled(&self) -> u64 {
+        self.fates.values().sum()
+    }
+
+    /// Recipients with `fate` this run.
+    pub fn count(&self, fate: Fate) -> u64 {
+        self.fates.get(&fate).copied().unwrap_or(0)
+    }
+}
+
+/// `send` could not run to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The journal could not be written: stop, since nothing could be
+    /// recorded.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+}
+
+fn entry(
+    outcome: &Outcome,
+    fate: Fate,
+    message_id: Option<String>,
+    reply: Option<String>,
+) -> Entry {
+    Entry::Recipient(RecipientEntry {
+        profile_id: outcome.profile_id.clone(),
+        fate,
+        status: outcome.status.as_str().to_string(),
+        segments: outcome.segments.clone(),
+        subject: outcome.subject.clone(),
+        preheader: outcome.preheader.clone(),
+        blocks: outcome
+            .blocks
+            .as_ref()
+            .map(|b| b.0.clone())
+            .unwrap_or_default(),
+        message_id,
+        reply,
+        reason: outcome.reason.clone(),
+    })
+}
+
+fn deliver_with_retries(
+    transport: &dyn Transport,
+    message: &crate::render::RenderedMessage,
+    options: &DeliveryOptions,
+) -> Result<String, DeliveryError> {
+    let mut delay = options.retry_delay;
+    let mut attempt = 0;
+    loop {
+        match transport.deliver(message) {
+            Err(error) if error.is_transient() && attempt < options.retries => {
+                attempt += 1;
+                std::thread::sleep(delay);
+                delay = delay.saturating_mul(2);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sends the campaign to every record not already final in `history`.
+/// `on_recipient` is called on every fate (for progress).
+#[allow(clippy::too_many_arguments)]
+pub fn send(
+    evaluator: &Evaluator<'_>,
+    renderer: &Renderer,
+    transport: &dyn Transport,
+    mut journal: JournalWriter,
+    history: &History,
+    records: impl Iterator<Item = ProfileRecord> + Send,
+    jobs: usize,
+    options: &DeliveryOptions,
+    on_recipient: &(dyn Fn(Fate) + Sync),
+) -> Result<SendSummary, SendError> {
+    let started = Instant::now();
+    let already_done = AtomicU64::new(0);
+    let records = records.filter(|record| {
+        let done = record
+            .profile
+            .as_ref()
+            .is_ok_and(|p| history.is_done(&p.id));
+        if done {
+            already_done.fetch_add(1, Ordering::Relaxed);
+        }
+        !done
+    });
+    let connections = options.connections.max(1);
+    let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
+        let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
+        let (work_tx, work_rx) = mpsc::sync_channel::<(Outcome, Arc<Profile>)>(connections * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+
+        let recorder = scope.spawn(move || -> Result<BTreeMap<Fate, u64>, SendError> {
+            let mut fates = BTreeMap::new();
+            for (fate, entry) in journal_rx {
+                journal.append(&entry)?;
+                *fates.entry(fate).or_insert(0) += 1;
+                on_recipient(fate);
+            }
+            journal.sync()?;
+            Ok(fates)
+        });
+        for _ in 0..connections {
+            let work_rx = Arc::clone(&work_rx);
+            let journal_tx = journal_tx.clone();
+            scope.spawn(move || {
+                loop {
+                    let next = work_rx
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .recv();
+                    let Ok((outcome, profile)) = next else { break };
+                    let record = match renderer.render_message(&profile, &outcome) {
+                        Err(error) => (
+                            Fate::Failed,
+                            entry(&outcome, Fate::Failed, None, Some(error.to_string())),
+                        ),
+                        Ok(message) => match deliver_with_retries(transport, &message, options) {
+                            Ok(reply) => (
+                                Fate::Delivered,
+                                entry(
+                                    &outcome,
+                                    Fate::Delivered,
+                                    Some(message.message_id),
+                                    Some(reply),
+                                ),
+                            ),
+                            Err(error) => {
+                                let fate = if error.is_transient() {
+                                    Fate::Deferred
+                                } else {
+                                    Fate::Failed
+                                };
+                                (
+                                    fate,
+                                    entry(
+                                        &outcome,
+                                        fate,
+                                        Some(message.message_id),
+                                        Some(error.message),
+                                    ),
+                                )
+                            }
+                        },
+                    };
+                    if journal_tx.send(record).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let evaluated = run(evaluator, records, jobs, |processed: Processed| {
+            let Processed {
+                outcome, profile, ..
+            } = processed;
+            let fate = match outcome.status {
+                Status::Ok | Status::Fallback => {
+                    let profile = profile.expect("a sendable outcome has a profile");
+                    return work_tx.send((outcome, profile)).map_err(|_| ());
+                }
+                Status::Suppressed => Fate::Suppressed,
+                Status::Skipped => Fate::Skipped,
+                Status::Error => Fate::Error,
+            };
+            let record = entry(&outcome, fate, None, None);
+            journal_tx.send((fate, record)).map_err(|_| ())
+        });
+        drop(work_tx);
+        drop(journal_tx);
+        let fates = recorder
+            .join()
+            .expect("the journal thread does not panic")?;
+        // The only way the sink fails is a journal thread that stopped early,
+        // whose error was returned above.
+        let _ = evaluated;
+        Ok(SendSummary {
+            fates,
+            already_done: 0,
+            elapsed: Duration::ZERO,
+        })
+    })?;
+    Ok(SendSummary {
+        already_done: already_done.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        ..summary
+    })
+}
