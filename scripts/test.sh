@@ -2,7 +2,9 @@
 # Runs every test of the workspace on a fresh machine: installs the
 # wasm32-wasip2 target when missing, builds the guest rules from source (the
 # integration tests' build script does that), then runs the host's unit
-# tests, the guest SDK's tests and the integration tests, in the release
+# tests, the guest SDK's tests and the integration tests (the mail path
+# through a real Postfix, which scripts/postfix-loopback.sh installs and
+# starts on 127.0.0.1:2525), in the release
 # profile (the one the CLI uses, so wasmtime is built once).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,5 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
+
+# The mail-path tests deliver through a real Postfix on 127.0.0.1:2525.
+scripts/postfix-loopback.sh
 
 cargo test --release --workspace --no-fail-fast "$@"

@@ -5,6 +5,7 @@
 
 pub mod generator;
 pub mod oracle;
+pub mod postfix;
 
 use std::path::{Path, PathBuf};
 

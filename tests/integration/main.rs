@@ -7,5 +7,6 @@ mod containment;
 mod determinism;
 mod harness;
 mod loading;
+mod mail;
 mod malformed_input;
 mod reference_pack;

@@ -1,0 +1,190 @@
+//! The mail path through a real Postfix: every recipient's message arrives
+//! once, standards-correct (Python's strict parser), personalized as
+//! decided, with the list headers; hostile names make no header; recipients
+//! without consent get nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::time::Duration;
+
+use mailrules_integration::{mailrules_bin, postfix, read_jsonl, root, rule, write_jsonl};
+
+/// Headers a message may carry (Postfix adds the first five).
+const ALLOWED_HEADERS: [&str; 17] = [
+    "return-path",
+    "x-original-to",
+    "delivered-to",
+    "received",
+    "received",
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "reply-to",
+    "feedback-id",
+    "mime-version",
+    "content-type",
+    "dkim-signature",
+];
+
+fn send(
+    profiles: &std::path::Path,
+    journal: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(mailrules_bin())
+        .args(["send", "--no-cache", "--relay", postfix::RELAY, "--rules"])
+        .arg(rule("seed-segments"))
+        .arg("--campaign")
+        .arg(root().join("examples/campaign.toml"))
+        .arg("--profiles")
+        .arg(profiles)
+        .arg("--journal")
+        .arg(journal)
+        .args(extra)
+        .output()
+        .expect("mailrules runs")
+}
+
+#[test]
+fn the_example_campaign_arrives_through_postfix_correct_and_personalized() {
+    postfix::require();
+    let domain = postfix::unique_domain("examples");
+    let dir = tempfile::tempdir().unwrap();
+    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    for p in &mut profiles {
+        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
+    }
+    let path = dir.path().join("profiles.jsonl");
+    write_jsonl(&path, &profiles);
+    let output = send(&path, &dir.path().join("journal"), &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let expected: Vec<serde_json::Value> =
+        read_jsonl(&root().join("tests/expected/example-decisions.jsonl"));
+    let sendable: HashMap<String, &serde_json::Value> = expected
+        .iter()
+        .filter(|e| e["status"] == "ok")
+        .map(|e| (e["profile_id"].as_str().unwrap().to_string(), e))
+        .collect();
+    assert_eq!(
+        postfix::settle(&domain, sendable.len(), Duration::from_secs(60)),
+        sendable.len()
+    );
+    let messages = postfix::messages(&domain);
+    assert_eq!(messages.len(), sendable.len());
+    let mut seen = HashSet::new();
+    for m in &messages {
+        assert!(m.get("error").is_none(), "strict parse failed: {m}");
+        assert_eq!(m["defects"], serde_json::json!([]), "{m}");
+        let to = m["to_addresses"][0].as_str().unwrap();
+        let id = to.split('@').next().unwrap();
+        assert!(seen.insert(id.to_string()), "{id} received twice");
+        let want = sendable
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} should have received nothing"));
+        let variant = want["subject"].as_str().unwrap();
+        // Headers: only the expected ones, each once (no injected Bcc or X-Injected).
+        for name in m["header_names"].as_array().unwrap() {
+            assert!(
+                ALLOWED_HEADERS.contains(&name.as_str().unwrap()),
+                "{id}: unexpected header {name}"
+            );
+        }
+        assert_eq!(m["list_unsubscribe_post"], "List-Unsubscribe=One-Click");
+        let unsubscribe = m["list_unsubscribe"].as_str().unwrap();
+        assert!(
+            unsubscribe.contains(&format!(
+                "<https://northwind.example/unsubscribe?c=autumn-picks-2026&r={id}>"
+            )),
+            "{unsubscribe}"
+        );
+        assert!(
+            unsubscribe.contains(&format!("<mailto:unsubscribe+{id}@northwind.example>")),
+            "{unsubscribe}"
+        );
+        assert_eq!(
+            m["feedback_id"],
+            format!("autumn-picks-2026:{variant}:northwind:mailrules")
+        );
+        assert!(
+            m["message_id"]
+                .as_str()
+                .unwrap()
+                .ends_with(".autumn-picks-2026@northwind.example>")
+        );
+        assert_eq!(m["content_type"], "multipart/alternative");
+        let parts = m["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            (
+                parts[0]["content_type"].as_str(),
+                parts[1]["content_type"].as_str()
+            ),
+            (Some("text/plain"), Some("text/html"))
+        );
+        assert_eq!(parts[1]["charset"], "utf-8");
+        let html = parts[1]["body"].as_str().unwrap();
+        let text = parts[0]["body"].as_str().unwrap();
+        // The chosen hero and recommendation blocks, and the hidden preheader.
+        let rec = want["blocks"]["recommendations"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("rec-");
+        let rec_title = if rec == "bestsellers" {
+            "Bestsellers".to_string()
+        } else {
+            format!("Top picks in {rec}")
+        };
+        assert!(
+            html.contains(&format!("<h2>{rec_title}</h2>")),
+            "{id}: {html}"
+        );
+        assert!(text.contains(&rec_title), "{id}: {text}");
+        assert!(
+            html.contains("<div style=\"display:none;"),
+            "{id}: no hidden preheader"
+        );
+        let subject = m["subject"].as_str().unwrap();
+        match variant {
+            "vip" => assert_eq!(subject, "Exclusive Deals Just for You, Carla"),
+            "welcome" => assert_eq!(subject, "Welcome! Discover Your Personalized Picks"),
+            "cart-reminder" => {
+                assert_eq!(subject, "Still Thinking It Over? Here's a Special Offer")
+            }
+            "thank-you" => assert_eq!(subject, "Thanks for Your Order! Here's What Goes With It"),
+            _ => assert!(!subject.is_empty()),
+        }
+    }
+    // The hostile profile: its name is in the To display name, harmlessly.
+    let mallory = messages
+        .iter()
+        .find(|m| m["to"].as_str().unwrap().contains("hostile-mallory"))
+        .unwrap();
+    assert!(
+        mallory["to"]
+            .as_str()
+            .unwrap()
+            .contains("Mallory Bcc: victim@example.com"),
+        "{}",
+        mallory["to"]
+    );
+    assert_eq!(mallory["to_addresses"].as_array().unwrap().len(), 1);
+    // Unicode names survive (RFC 2047) and decode back.
+    let zoe = messages
+        .iter()
+        .find(|m| m["to"].as_str().unwrap().contains("attrs-unicode"))
+        .unwrap();
+    assert!(
+        zoe["to"].as_str().unwrap().contains("Zoë Ångström"),
+        "{}",
+        zoe["to"]
+    );
+}
