@@ -56,28 +56,51 @@ pub fn messages(domain: &str) -> Vec<serde_json::Value> {
     serde_json::from_slice(&output.stdout).expect("check_mail.py prints JSON")
 }
 
-/// Counts files delivered to `domain` (cheap, for polling).
-pub fn count(domain: &str) -> usize {
-    let needle = format!("@{domain}").into_bytes();
-    let mut n = 0;
+/// The first 4 KiB of a file (where Postfix's Delivered-To and the message
+/// headers are).
+fn head(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buffer = vec![0; 4096];
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(_) => return None,
+        }
+    }
+    buffer.truncate(filled);
+    Some(buffer)
+}
+
+/// The files delivered to `domain`.
+fn files(domain: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let needle = format!("@{domain}").to_ascii_lowercase().into_bytes();
+    let mut found = Vec::new();
     for sub in ["new", "cur"] {
-        let Ok(entries) = std::fs::read_dir(maildir().join(sub)) else {
-            continue;
-        };
+        let Ok(entries) = std::fs::read_dir(maildir().join(sub)) else { continue };
         for entry in entries.flatten() {
-            let Ok(bytes) = std::fs::read(entry.path()) else {
-                continue;
-            };
-            let head = &bytes[..bytes.len().min(4096)];
-            if head
-                .windows(needle.len())
-                .any(|w| w.eq_ignore_ascii_case(&needle))
-            {
-                n += 1;
+            let Some(head) = head(&entry.path()) else { continue };
+            if head.to_ascii_lowercase().windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push((entry.path(), head));
             }
         }
     }
-    n
+    found
+}
+
+/// Deletes the messages delivered to `domain` (tests clean up after
+/// themselves so the shared Maildir stays small).
+pub fn remove(domain: &str) {
+    for (path, _) in files(domain) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Counts files delivered to `domain` (cheap, for polling).
+pub fn count(domain: &str) -> usize {
+    files(domain).len()
 }
 
 /// Waits until at least `expected` messages for `domain` arrived and the
@@ -100,4 +123,17 @@ pub fn settle(domain: &str, expected: usize, timeout: Duration) -> usize {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The Message-ID of every message delivered to `domain` (duplicates kept).
+pub fn message_ids(domain: &str) -> Vec<String> {
+    files(domain)
+        .into_iter()
+        .filter_map(|(_, head)| {
+            let text = String::from_utf8_lossy(&head).into_owned();
+            text.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                .map(|line| line["message-id:".len()..].trim().to_string())
+        })
+        .collect()
 }

@@ -4,6 +4,7 @@
 mod batch_mode;
 mod cli;
 mod containment;
+mod crash;
 mod determinism;
 mod harness;
 mod loading;

@@ -51,7 +51,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
     /// Delivery threads (relay connections in use at once).
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 16)]
     connections: usize,
     /// Extra attempts after a temporary failure (4xx, dropped connection, timeout).
     #[arg(long, value_name = "N", default_value_t = 3)]
