@@ -79,10 +79,18 @@ fn files(domain: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let needle = format!("@{domain}").to_ascii_lowercase().into_bytes();
     let mut found = Vec::new();
     for sub in ["new", "cur"] {
-        let Ok(entries) = std::fs::read_dir(maildir().join(sub)) else { continue };
+        let Ok(entries) = std::fs::read_dir(maildir().join(sub)) else {
+            continue;
+        };
         for entry in entries.flatten() {
-            let Some(head) = head(&entry.path()) else { continue };
-            if head.to_ascii_lowercase().windows(needle.len()).any(|w| w == needle.as_slice()) {
+            let Some(head) = head(&entry.path()) else {
+                continue;
+            };
+            if head
+                .to_ascii_lowercase()
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice())
+            {
                 found.push((entry.path(), head));
             }
         }

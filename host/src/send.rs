@@ -30,14 +30,19 @@ pub struct DeliveryOptions {
     pub retries: u32,
     /// Wait before the first retry; doubles for each further one.
     pub retry_delay: Duration,
+    /// After this many recipients in a row deferred (relay down, every
+    /// retry spent), stop trying: the rest are recorded as deferred at once,
+    /// for a later run to resume.
+    pub give_up_after: usize,
 }
 
 impl Default for DeliveryOptions {
     fn default() -> Self {
         DeliveryOptions {
-            connections: 4,
+            connections: 16,
             retries: 3,
             retry_delay: Duration::from_millis(500),
+            give_up_after: 50,
         }
     }
 }
@@ -117,6 +122,66 @@ fn deliver_with_retries(
     }
 }
 
+/// Counts recipients deferred in a row; once past the limit, delivery stops
+/// being attempted (the relay is down).
+struct Breaker {
+    deferred_in_a_row: AtomicU64,
+    limit: u64,
+}
+
+impl Breaker {
+    fn open(&self) -> bool {
+        self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
+    }
+
+    fn record(&self, fate: Fate) {
+        match fate {
+            Fate::Deferred => {
+                self.deferred_in_a_row.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => self.deferred_in_a_row.store(0, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Renders and delivers one recipient's message; returns its journal record.
+fn deliver_one(
+    renderer: &Renderer,
+    transport: &dyn Transport,
+    options: &DeliveryOptions,
+    outcome: &Outcome,
+    profile: &Profile,
+    breaker: &Breaker,
+) -> (Fate, Entry) {
+    let message = match renderer.render_message(profile, outcome) {
+        Ok(message) => message,
+        Err(error) => {
+            return (
+                Fate::Failed,
+                entry(outcome, Fate::Failed, None, Some(error.to_string())),
+            );
+        }
+    };
+    let id = Some(message.message_id.clone());
+    if breaker.open() {
+        let reply = format!(
+            "not attempted: {} recipients in a row were deferred",
+            breaker.limit
+        );
+        return (
+            Fate::Deferred,
+            entry(outcome, Fate::Deferred, id, Some(reply)),
+        );
+    }
+    let (fate, reply) = match deliver_with_retries(transport, &message, options) {
+        Ok(reply) => (Fate::Delivered, reply),
+        Err(error) if error.is_transient() => (Fate::Deferred, error.message),
+        Err(error) => (Fate::Failed, error.message),
+    };
+    breaker.record(fate);
+    (fate, entry(outcome, fate, id, Some(reply)))
+}
+
 /// Sends the campaign to every record not already final in `history`.
 /// `on_recipient` is called on every fate (for progress).
 #[allow(clippy::too_many_arguments)]
@@ -144,6 +209,10 @@ pub fn send(
         !done
     });
     let connections = options.connections.max(1);
+    let breaker = Breaker {
+        deferred_in_a_row: AtomicU64::new(0),
+        limit: options.give_up_after.max(1) as u64,
+    };
     let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
         let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
         let (work_tx, work_rx) = mpsc::sync_channel::<(Outcome, Arc<Profile>)>(connections * 2);
@@ -162,6 +231,7 @@ pub fn send(
         for _ in 0..connections {
             let work_rx = Arc::clone(&work_rx);
             let journal_tx = journal_tx.clone();
+            let breaker = &breaker;
             scope.spawn(move || {
                 loop {
                     let next = work_rx
@@ -169,39 +239,8 @@ pub fn send(
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .recv();
                     let Ok((outcome, profile)) = next else { break };
-                    let record = match renderer.render_message(&profile, &outcome) {
-                        Err(error) => (
-                            Fate::Failed,
-                            entry(&outcome, Fate::Failed, None, Some(error.to_string())),
-                        ),
-                        Ok(message) => match deliver_with_retries(transport, &message, options) {
-                            Ok(reply) => (
-                                Fate::Delivered,
-                                entry(
-                                    &outcome,
-                                    Fate::Delivered,
-                                    Some(message.message_id),
-                                    Some(reply),
-                                ),
-                            ),
-                            Err(error) => {
-                                let fate = if error.is_transient() {
-                                    Fate::Deferred
-                                } else {
-                                    Fate::Failed
-                                };
-                                (
-                                    fate,
-                                    entry(
-                                        &outcome,
-                                        fate,
-                                        Some(message.message_id),
-                                        Some(error.message),
-                                    ),
-                                )
-                            }
-                        },
-                    };
+                    let record =
+                        deliver_one(renderer, transport, options, &outcome, &profile, breaker);
                     if journal_tx.send(record).is_err() {
                         break;
                     }

@@ -14,7 +14,15 @@ const CONNECTIONS: usize = 16;
 fn send_command(profiles: &std::path::Path, journal: &std::path::Path) -> Command {
     let mut command = Command::new(mailrules_bin());
     command
-        .args(["send", "--no-cache", "--relay", postfix::RELAY, "--connections", &CONNECTIONS.to_string(), "--rules"])
+        .args([
+            "send",
+            "--no-cache",
+            "--relay",
+            postfix::RELAY,
+            "--connections",
+            &CONNECTIONS.to_string(),
+            "--rules",
+        ])
         .arg(rule("seed-segments"))
         .arg("--campaign")
         .arg(root().join("examples/campaign.toml"))
@@ -44,19 +52,35 @@ fn a_killed_send_resumes_and_delivers_everyone_exactly_once() {
     let mut child = send_command(&path, &journal).spawn().unwrap();
     let started = Instant::now();
     while postfix::count(&domain) < 200 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress before the kill");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no progress before the kill"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let (entries, _, _) = read(&journal).unwrap();
-    let recorded_before = entries.iter().filter(|e| matches!(e, Entry::Recipient(_))).count();
-    assert!(recorded_before < profiles.len(), "the kill came too late to test anything");
+    let recorded_before = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Recipient(_)))
+        .count();
+    assert!(
+        recorded_before < profiles.len(),
+        "the kill came too late to test anything"
+    );
 
     // Resume.
     let output = send_command(&path, &journal).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("resuming"));
 
     // Every recipient has a final fate; the delivered ones are in Postfix.
@@ -68,10 +92,22 @@ fn a_killed_send_resumes_and_delivers_everyone_exactly_once() {
             fates.insert(r.profile_id, (r.fate, r.message_id));
         }
     }
-    assert_eq!(fates.len(), profiles.len(), "every recipient is in the journal");
-    let delivered: Vec<&String> =
-        fates.values().filter(|(fate, _)| *fate == Fate::Delivered).filter_map(|(_, id)| id.as_ref()).collect();
-    assert!(fates.values().all(|(fate, _)| matches!(fate, Fate::Delivered | Fate::Suppressed)), "nothing failed or deferred");
+    assert_eq!(
+        fates.len(),
+        profiles.len(),
+        "every recipient is in the journal"
+    );
+    let delivered: Vec<&String> = fates
+        .values()
+        .filter(|(fate, _)| *fate == Fate::Delivered)
+        .filter_map(|(_, id)| id.as_ref())
+        .collect();
+    assert!(
+        fates
+            .values()
+            .all(|(fate, _)| matches!(fate, Fate::Delivered | Fate::Suppressed)),
+        "nothing failed or deferred"
+    );
     assert!(delivered.len() > 2_000, "{} delivered", delivered.len());
 
     postfix::settle(&domain, delivered.len(), Duration::from_secs(180));
@@ -80,12 +116,24 @@ fn a_killed_send_resumes_and_delivers_everyone_exactly_once() {
         *received.entry(id).or_default() += 1;
     }
     for id in &delivered {
-        assert!(received.contains_key(*id), "{id} was recorded as delivered but never arrived");
+        assert!(
+            received.contains_key(*id),
+            "{id} was recorded as delivered but never arrived"
+        );
     }
-    assert_eq!(received.len(), delivered.len(), "messages arrived that the journal does not know");
+    assert_eq!(
+        received.len(),
+        delivered.len(),
+        "messages arrived that the journal does not know"
+    );
     let duplicates: usize = received.values().map(|n| n - 1).sum();
     let window = SYNC_EVERY + CONNECTIONS;
-    assert!(duplicates <= window, "{duplicates} duplicates, more than the in-flight window of {window}");
-    eprintln!("killed after {recorded_before} journal records; {duplicates} duplicates (window {window})");
+    assert!(
+        duplicates <= window,
+        "{duplicates} duplicates, more than the in-flight window of {window}"
+    );
+    eprintln!(
+        "killed after {recorded_before} journal records; {duplicates} duplicates (window {window})"
+    );
     postfix::remove(&domain);
 }

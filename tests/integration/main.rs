@@ -6,6 +6,7 @@ mod cli;
 mod containment;
 mod crash;
 mod determinism;
+mod faults;
 mod harness;
 mod loading;
 mod mail;

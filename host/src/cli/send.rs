@@ -59,6 +59,10 @@ pub struct SendArgs {
     /// Wait before the first retry, in milliseconds; doubles after each.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     retry_delay_ms: u64,
+    /// Stop trying after this many recipients in a row were deferred (relay
+    /// down): the rest are recorded as deferred for a later run.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    give_up_after: usize,
     /// SMTP timeout per command, in seconds.
     #[arg(long, value_name = "S", default_value_t = 30)]
     smtp_timeout: u64,
@@ -127,6 +131,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         connections: args.connections,
         retries: args.retries,
         retry_delay: Duration::from_millis(args.retry_delay_ms),
+        give_up_after: args.give_up_after,
     };
     let progress = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -177,5 +182,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {:<10} {:>9}", fate.as_str(), summary.count(fate));
     }
     eprintln!("journal: {}", journal_path.display());
+    if summary.count(Fate::Deferred) > 0 {
+        eprintln!(
+            "mailrules: {} recipients deferred: run the same command again to retry them",
+            summary.count(Fate::Deferred)
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,238 @@
+//! Relay faults, injected by Postfix's `smtp-sink`: temporary refusals are
+//! retried and then deferred (and a later run delivers them), permanent ones
+//! are recorded with the server's reply, a dropped connection is temporary,
+//! and a dead relay stops the run quickly instead of retrying forever.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use mailrules::journal::{Entry, Fate, RecipientEntry, read};
+use mailrules_integration::{mailrules_bin, postfix, read_jsonl, root, rule, write_jsonl};
+
+/// An `smtp-sink` on a free loopback port, killed on drop.
+struct Sink {
+    child: Child,
+    port: u16,
+}
+
+impl Sink {
+    fn start(flags: &[&str]) -> Sink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("/usr/sbin/smtp-sink")
+            .args(["-u", "postfix"])
+            .args(flags)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("100")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("smtp-sink (from the postfix package) runs");
+        // From here on, dropping the sink kills and reaps the process.
+        let sink = Sink { child, port };
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sink;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("smtp-sink did not start");
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn send(
+    relay: &str,
+    profiles: &std::path::Path,
+    journal: &std::path::Path,
+    extra: &[&str],
+) -> Output {
+    Command::new(mailrules_bin())
+        .args([
+            "send",
+            "--no-cache",
+            "--relay",
+            relay,
+            "--retries",
+            "1",
+            "--retry-delay-ms",
+            "10",
+            "--rules",
+        ])
+        .arg(rule("seed-segments"))
+        .arg("--campaign")
+        .arg(root().join("examples/campaign.toml"))
+        .arg("--profiles")
+        .arg(profiles)
+        .arg("--journal")
+        .arg(journal)
+        .args(extra)
+        .output()
+        .expect("mailrules runs")
+}
+
+fn latest(journal: &std::path::Path) -> HashMap<String, RecipientEntry> {
+    let (entries, _, _) = read(journal).unwrap();
+    entries
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Recipient(r) => Some((r.profile_id.clone(), r)),
+            Entry::Started { .. } => None,
+        })
+        .collect()
+}
+
+fn example_profiles(dir: &std::path::Path, domain: &str) -> std::path::PathBuf {
+    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    for p in &mut profiles {
+        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
+    }
+    let path = dir.join("profiles.jsonl");
+    write_jsonl(&path, &profiles);
+    path
+}
+
+const SENDABLE: usize = 20;
+
+#[test]
+fn temporary_refusals_are_deferred_and_a_later_run_delivers_them() {
+    postfix::require();
+    let dir = tempfile::tempdir().unwrap();
+    let domain = postfix::unique_domain("deferred");
+    let profiles = example_profiles(dir.path(), &domain);
+    let journal = dir.path().join("journal");
+    let sink = Sink::start(&["-r", "rcpt"]);
+    let output = send(&sink.url(), &profiles, &journal, &["--connections", "2"]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fates = latest(&journal);
+    let deferred: Vec<&RecipientEntry> = fates
+        .values()
+        .filter(|r| r.fate == Fate::Deferred)
+        .collect();
+    assert_eq!(deferred.len(), SENDABLE);
+    assert!(
+        deferred
+            .iter()
+            .all(|r| r.reply.as_deref().unwrap_or_default().contains("4")),
+        "{deferred:?}"
+    );
+    drop(sink);
+
+    // The relay is back: the same command delivers exactly the deferred ones.
+    let output = send(postfix::RELAY, &profiles, &journal, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        latest(&journal)
+            .values()
+            .filter(|r| r.fate == Fate::Delivered)
+            .count()
+            == SENDABLE
+    );
+    assert_eq!(
+        postfix::settle(&domain, SENDABLE, Duration::from_secs(60)),
+        SENDABLE
+    );
+    postfix::remove(&domain);
+}
+
+#[test]
+fn permanent_refusals_are_failures_with_the_server_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = example_profiles(dir.path(), "failed.test");
+    let journal = dir.path().join("journal");
+    let sink = Sink::start(&["-f", "rcpt"]);
+    let output = send(&sink.url(), &profiles, &journal, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fates = latest(&journal);
+    let failed: Vec<&RecipientEntry> = fates.values().filter(|r| r.fate == Fate::Failed).collect();
+    assert_eq!(failed.len(), SENDABLE);
+    for r in failed {
+        let reply = r.reply.as_deref().unwrap_or_default();
+        assert!(reply.contains("5"), "{reply}");
+        assert!(r.message_id.is_some());
+    }
+    // A failure is final: running again sends nothing more.
+    let again = send(&sink.url(), &profiles, &journal, &[]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("0 recipients in"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn a_dropped_connection_is_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = example_profiles(dir.path(), "dropped.test");
+    let journal = dir.path().join("journal");
+    let sink = Sink::start(&["-q", "data"]);
+    let output = send(&sink.url(), &profiles, &journal, &["--connections", "2"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(
+        latest(&journal)
+            .values()
+            .filter(|r| r.fate == Fate::Deferred)
+            .count(),
+        SENDABLE
+    );
+}
+
+#[test]
+fn a_dead_relay_stops_the_run_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = example_profiles(dir.path(), "dead.test");
+    let journal = dir.path().join("journal");
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = std::time::Instant::now();
+    let output = send(
+        &format!("smtp://127.0.0.1:{port}"),
+        &profiles,
+        &journal,
+        &["--connections", "1", "--give-up-after", "3"],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let fates = latest(&journal);
+    let not_attempted = fates
+        .values()
+        .filter(|r| {
+            r.reply
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("not attempted")
+        })
+        .count();
+    assert_eq!(not_attempted, SENDABLE - 3, "{fates:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
