@@ -13,7 +13,10 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-# The mail-path tests deliver through a real Postfix on 127.0.0.1:2525.
+# The mail-path tests deliver through a real Postfix on 127.0.0.1:2525, and
+# check DKIM signatures with dkimpy and keys made by openssl.
 scripts/postfix-loopback.sh
+python3 -c "import dkim" 2>/dev/null || python3 -m pip install --quiet dkimpy
+command -v openssl >/dev/null || { apt-get install -y -qq openssl >/dev/null; }
 
 cargo test --release --workspace --no-fail-fast "$@"

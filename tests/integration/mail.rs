@@ -188,3 +188,85 @@ fn the_example_campaign_arrives_through_postfix_correct_and_personalized() {
         zoe["to"]
     );
 }
+
+#[test]
+fn dkim_signed_messages_verify_with_an_independent_verifier() {
+    postfix::require();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dkim.pem");
+    let public = dir.path().join("dkim.pub");
+    let made = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // The PEM public key minus its armour is the base64 the DNS record holds.
+    let pem = Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(pem.status.success());
+    let base64: String = String::from_utf8(pem.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    std::fs::write(&public, base64).unwrap();
+
+    let domain = postfix::unique_domain("dkim");
+    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    for p in &mut profiles {
+        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
+    }
+    let path = dir.path().join("profiles.jsonl");
+    write_jsonl(&path, &profiles);
+    let key_arg = key.to_str().unwrap();
+    let output = send(
+        &path,
+        &dir.path().join("journal"),
+        &[
+            "--dkim-key",
+            key_arg,
+            "--dkim-selector",
+            "s2026",
+            "--dkim-domain",
+            "northwind.example",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(postfix::settle(&domain, 20, Duration::from_secs(60)), 20);
+    let verified = Command::new("python3")
+        .arg(root().join("tests/tools/verify_dkim.py"))
+        .arg(postfix::maildir())
+        .args([domain.as_str(), "s2026", "northwind.example"])
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(results.len(), 20);
+    for r in &results {
+        assert_eq!(r["verified"], true, "{r}");
+        let signed = r["signed_headers"].as_str().unwrap();
+        assert!(
+            signed.contains("list-unsubscribe:list-unsubscribe-post"),
+            "{signed}"
+        );
+    }
+    postfix::remove(&domain);
+}
