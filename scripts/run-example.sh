@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# The main job on the embedded example: builds the rules from source, then
-# evaluates the reference rule pack (seed-segments) over the example
-# profiles for the example campaign. One JSON decision per profile goes to
-# stdout; the summary (segment sizes, variants, statuses, latency and fuel
-# percentiles) to stderr. Extra arguments go to `mailrules eval`
-# (try --explain).
+# The main job on the embedded example, no relay needed: builds the rules
+# from source, shows the reference pack's decision for every example profile
+# (`mailrules eval`: one JSON line each on stdout, a summary on stderr), then
+# sends the example campaign into a local Maildir (`mailrules send`) and
+# prints the journal's report. Output goes to target/example/: the Maildir
+# (target/example/maildir/new/*) and the journal. Each run starts afresh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/build-rules.sh
 cargo build --release --quiet -p mailrules
-exec target/release/mailrules eval \
-    --rules target/rules/seed-segments.wasm \
-    --campaign examples/campaign.toml \
-    --profiles examples/profiles.jsonl \
-    "$@"
+mailrules=target/release/mailrules
+rules=target/rules/seed-segments.wasm
+out=target/example
+rm -rf "$out" && mkdir -p "$out"
+
+echo "== mailrules eval" >&2
+"$mailrules" eval --rules "$rules" --campaign examples/campaign.toml --profiles examples/profiles.jsonl "$@"
+
+echo "== mailrules send (into the Maildir $out/maildir)" >&2
+"$mailrules" send --rules "$rules" --campaign examples/campaign.toml --profiles examples/profiles.jsonl \
+    --maildir "$out/maildir" --journal "$out/autumn-picks-2026.journal"
+
+echo "== mailrules report" >&2
+"$mailrules" report "$out/autumn-picks-2026.journal"
+echo "messages: $(ls "$out/maildir/new" | wc -l) in $out/maildir/new" >&2
