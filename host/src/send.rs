@@ -54,6 +54,8 @@ pub struct SendSummary {
     pub fates: BTreeMap<Fate, u64>,
     /// Recipients skipped because the journal already had them.
     pub already_done: u64,
+    /// Records skipped because their profile id came earlier in the input.
+    pub duplicates: u64,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -198,15 +200,22 @@ pub fn send(
 ) -> Result<SendSummary, SendError> {
     let started = Instant::now();
     let already_done = AtomicU64::new(0);
+    let duplicates = AtomicU64::new(0);
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let records = records.filter(|record| {
-        let done = record
-            .profile
-            .as_ref()
-            .is_ok_and(|p| history.is_done(&p.id));
-        if done {
+        let Ok(profile) = &record.profile else {
+            return true;
+        };
+        if history.is_done(&profile.id) {
             already_done.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
-        !done
+        // A profile id that appears twice in the input gets one message.
+        if !seen.insert(profile.id.clone()) {
+            duplicates.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     });
     let connections = options.connections.max(1);
     let breaker = Breaker {
@@ -273,12 +282,12 @@ pub fn send(
         let _ = evaluated;
         Ok(SendSummary {
             fates,
-            already_done: 0,
-            elapsed: Duration::ZERO,
+            ..SendSummary::default()
         })
     })?;
     Ok(SendSummary {
         already_done: already_done.load(Ordering::Relaxed),
+        duplicates: duplicates.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         ..summary
     })

@@ -12,3 +12,4 @@ mod loading;
 mod mail;
 mod malformed_input;
 mod reference_pack;
+mod send_local;

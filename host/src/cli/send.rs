@@ -171,6 +171,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         summary.handled() as f64 / seconds.max(1e-9),
         summary.already_done
     );
+    if summary.duplicates > 0 {
+        eprintln!(
+            "mailrules: {} records repeated an earlier profile id and were not sent again",
+            summary.duplicates
+        );
+    }
     for fate in [
         Fate::Delivered,
         Fate::Deferred,

@@ -1,0 +1,89 @@
+//! `mailrules send` without a relay: into the Maildir (the embedded
+//! default) or a directory of .eml files; reruns send nothing twice; a
+//! repeated profile id gets one message.
+
+use std::process::{Command, Output};
+
+use mailrules_integration::{mailrules_bin, read_jsonl, root, rule, write_jsonl};
+
+fn send(dir: &std::path::Path, profiles: &std::path::Path, extra: &[&str]) -> Output {
+    Command::new(mailrules_bin())
+        .args(["send", "--no-cache", "--rules"])
+        .arg(rule("seed-segments"))
+        .arg("--campaign")
+        .arg(root().join("examples/campaign.toml"))
+        .arg("--profiles")
+        .arg(profiles)
+        .arg("--journal")
+        .arg(dir.join("journal"))
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .expect("mailrules runs")
+}
+
+fn files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn the_maildir_gets_one_message_per_sendable_recipient_and_reruns_add_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
+    profiles.push(profiles[0].clone()); // a repeated profile id
+    let path = dir.path().join("profiles.jsonl");
+    write_jsonl(&path, &profiles);
+    let first = send(dir.path(), &path, &[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("1 records repeated an earlier profile id"),
+        "{stderr}"
+    );
+    assert_eq!(files(&dir.path().join("maildir/new")), 20);
+    let again = send(dir.path(), &path, &[]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("25 already done"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(files(&dir.path().join("maildir/new")), 20);
+    // The report reads the journal.
+    let report = Command::new(mailrules_bin())
+        .arg("report")
+        .arg(dir.path().join("journal"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        text.contains("recipients  24") && text.contains("delivered"),
+        "{text}"
+    );
+}
+
+#[test]
+fn eml_files_parse_as_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = send(
+        dir.path(),
+        &root().join("examples/profiles.jsonl"),
+        &["--eml-dir", "eml"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let eml = dir.path().join("eml");
+    assert_eq!(files(&eml), 20);
+    for entry in std::fs::read_dir(&eml).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8(bytes).expect("messages are 7-bit/UTF-8 text");
+        assert!(text.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+        assert!(!text.contains("\r\nBcc:"), "{text}");
+    }
+}
