@@ -7,29 +7,21 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailrules::journal::{Entry, Fate, SYNC_EVERY, read};
-use mailrules_integration::{generator, mailrules_bin, now, postfix, root, rule, write_jsonl};
+use mailrules_integration::{generator, now, postfix};
+
+use crate::harness;
 
 const CONNECTIONS: usize = 16;
 
 fn send_command(profiles: &std::path::Path, journal: &std::path::Path) -> Command {
-    let mut command = Command::new(mailrules_bin());
+    let mut command = harness::send_command(profiles, journal);
     command
         .args([
-            "send",
-            "--no-cache",
             "--relay",
             postfix::RELAY,
             "--connections",
             &CONNECTIONS.to_string(),
-            "--rules",
         ])
-        .arg(rule("seed-segments"))
-        .arg("--campaign")
-        .arg(root().join("examples/campaign.toml"))
-        .arg("--profiles")
-        .arg(profiles)
-        .arg("--journal")
-        .arg(journal)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command
@@ -40,12 +32,8 @@ fn a_killed_send_resumes_and_delivers_everyone_exactly_once() {
     postfix::require();
     let domain = postfix::unique_domain("crash");
     let dir = tempfile::tempdir().unwrap();
-    let mut profiles = generator::profiles(3_000, 77, now());
-    for p in &mut profiles {
-        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
-    }
-    let path = dir.path().join("profiles.jsonl");
-    write_jsonl(&path, &profiles);
+    let profiles = generator::profiles(3_000, 77, now());
+    let path = harness::addressed_to(dir.path(), &domain, profiles.clone());
     let journal = dir.path().join("journal");
 
     // Start, and kill -9 once a few hundred messages are through.

@@ -8,7 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use mailrules::journal::{Entry, Fate, RecipientEntry, read};
-use mailrules_integration::{mailrules_bin, postfix, read_jsonl, root, rule, write_jsonl};
+use mailrules_integration::{postfix, read_jsonl, root};
+
+use crate::harness::{addressed_to, send_command};
 
 /// An `smtp-sink` on a free loopback port, killed on drop.
 struct Sink {
@@ -61,25 +63,8 @@ fn send(
     journal: &std::path::Path,
     extra: &[&str],
 ) -> Output {
-    Command::new(mailrules_bin())
-        .args([
-            "send",
-            "--no-cache",
-            "--relay",
-            relay,
-            "--retries",
-            "1",
-            "--retry-delay-ms",
-            "10",
-            "--rules",
-        ])
-        .arg(rule("seed-segments"))
-        .arg("--campaign")
-        .arg(root().join("examples/campaign.toml"))
-        .arg("--profiles")
-        .arg(profiles)
-        .arg("--journal")
-        .arg(journal)
+    send_command(profiles, journal)
+        .args(["--relay", relay, "--retries", "1", "--retry-delay-ms", "10"])
         .args(extra)
         .output()
         .expect("mailrules runs")
@@ -97,13 +82,11 @@ fn latest(journal: &std::path::Path) -> HashMap<String, RecipientEntry> {
 }
 
 fn example_profiles(dir: &std::path::Path, domain: &str) -> std::path::PathBuf {
-    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
-    for p in &mut profiles {
-        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
-    }
-    let path = dir.join("profiles.jsonl");
-    write_jsonl(&path, &profiles);
-    path
+    addressed_to(
+        dir,
+        domain,
+        read_jsonl(&root().join("examples/profiles.jsonl")),
+    )
 }
 
 const SENDABLE: usize = 20;

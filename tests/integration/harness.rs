@@ -111,3 +111,37 @@ pub fn tagged(id: &str, tag: &str) -> serde_json::Value {
         "tags": [tag],
     })
 }
+
+/// `mailrules send` of the reference pack and the example campaign for
+/// `profiles`, journaling to `journal`; add the transport and options.
+pub fn send_command(profiles: &Path, journal: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(mailrules_integration::mailrules_bin());
+    command
+        .args(["send", "--no-cache", "--rules"])
+        .arg(mailrules_integration::rule("seed-segments"))
+        .arg("--campaign")
+        .arg(root().join("examples/campaign.toml"))
+        .arg("--profiles")
+        .arg(profiles)
+        .arg("--journal")
+        .arg(journal);
+    command
+}
+
+/// Writes `profiles` into `dir/profiles.jsonl` with every address moved to
+/// `<profile id>@domain`, and returns the file.
+pub fn addressed_to(
+    dir: &Path,
+    domain: &str,
+    mut profiles: Vec<serde_json::Value>,
+) -> std::path::PathBuf {
+    for p in &mut profiles {
+        p["email"] = serde_json::json!(format!(
+            "{}@{domain}",
+            p["id"].as_str().expect("profiles have ids")
+        ));
+    }
+    let path = dir.join("profiles.jsonl");
+    mailrules_integration::write_jsonl(&path, &profiles);
+    path
+}

@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
-use mailrules_integration::{mailrules_bin, postfix, read_jsonl, root, rule, write_jsonl};
+use mailrules_integration::{postfix, read_jsonl, root};
+
+use crate::harness::{addressed_to, send_command};
 
 /// Headers a message may carry (Postfix adds the first five).
 const ALLOWED_HEADERS: [&str; 17] = [
@@ -35,15 +37,8 @@ fn send(
     journal: &std::path::Path,
     extra: &[&str],
 ) -> std::process::Output {
-    Command::new(mailrules_bin())
-        .args(["send", "--no-cache", "--relay", postfix::RELAY, "--rules"])
-        .arg(rule("seed-segments"))
-        .arg("--campaign")
-        .arg(root().join("examples/campaign.toml"))
-        .arg("--profiles")
-        .arg(profiles)
-        .arg("--journal")
-        .arg(journal)
+    send_command(profiles, journal)
+        .args(["--relay", postfix::RELAY])
         .args(extra)
         .output()
         .expect("mailrules runs")
@@ -54,12 +49,11 @@ fn the_example_campaign_arrives_through_postfix_correct_and_personalized() {
     postfix::require();
     let domain = postfix::unique_domain("examples");
     let dir = tempfile::tempdir().unwrap();
-    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
-    for p in &mut profiles {
-        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
-    }
-    let path = dir.path().join("profiles.jsonl");
-    write_jsonl(&path, &profiles);
+    let path = addressed_to(
+        dir.path(),
+        &domain,
+        read_jsonl(&root().join("examples/profiles.jsonl")),
+    );
     let output = send(&path, &dir.path().join("journal"), &[]);
     assert!(
         output.status.success(),
@@ -221,12 +215,11 @@ fn dkim_signed_messages_verify_with_an_independent_verifier() {
     std::fs::write(&public, base64).unwrap();
 
     let domain = postfix::unique_domain("dkim");
-    let mut profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
-    for p in &mut profiles {
-        p["email"] = serde_json::json!(format!("{}@{domain}", p["id"].as_str().unwrap()));
-    }
-    let path = dir.path().join("profiles.jsonl");
-    write_jsonl(&path, &profiles);
+    let path = addressed_to(
+        dir.path(),
+        &domain,
+        read_jsonl(&root().join("examples/profiles.jsonl")),
+    );
     let key_arg = key.to_str().unwrap();
     let output = send(
         &path,

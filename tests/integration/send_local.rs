@@ -4,18 +4,12 @@
 
 use std::process::{Command, Output};
 
-use mailrules_integration::{mailrules_bin, read_jsonl, root, rule, write_jsonl};
+use mailrules_integration::{mailrules_bin, read_jsonl, root, write_jsonl};
+
+use crate::harness::send_command;
 
 fn send(dir: &std::path::Path, profiles: &std::path::Path, extra: &[&str]) -> Output {
-    Command::new(mailrules_bin())
-        .args(["send", "--no-cache", "--rules"])
-        .arg(rule("seed-segments"))
-        .arg("--campaign")
-        .arg(root().join("examples/campaign.toml"))
-        .arg("--profiles")
-        .arg(profiles)
-        .arg("--journal")
-        .arg(dir.join("journal"))
+    send_command(profiles, &dir.join("journal"))
         .args(extra)
         .current_dir(dir)
         .output()
