@@ -263,3 +263,84 @@ fn dkim_signed_messages_verify_with_an_independent_verifier() {
     }
     postfix::remove(&domain);
 }
+
+#[test]
+fn ten_thousand_generated_recipients_arrive_once_correct_and_personalized() {
+    use mailrules_integration::{generator, now, oracle};
+    postfix::require();
+    let dir = tempfile::tempdir().unwrap();
+    let domain = postfix::unique_domain("tenk");
+    let profiles = generator::profiles(10_000, 2026, now());
+    let path = addressed_to(dir.path(), &domain, profiles.clone());
+    let output = send(&path, &dir.path().join("journal"), &["--connections", "16"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // What the specification says each recipient gets.
+    let expected: HashMap<String, serde_json::Value> = profiles
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                oracle::expected(p, now()),
+            )
+        })
+        .filter(|(_, e)| e["status"] == "ok")
+        .collect();
+    assert!(expected.len() > 8_000, "{} sendable", expected.len());
+    assert_eq!(
+        postfix::settle(&domain, expected.len(), Duration::from_secs(300)),
+        expected.len()
+    );
+
+    let messages = postfix::messages(&domain);
+    assert_eq!(messages.len(), expected.len());
+    let mut seen = HashSet::new();
+    for m in &messages {
+        assert!(m.get("error").is_none(), "strict parse failed: {m}");
+        assert_eq!(m["defects"], serde_json::json!([]), "{m}");
+        let addresses = m["to_addresses"].as_array().unwrap();
+        assert_eq!(addresses.len(), 1, "{m}");
+        let id = addresses[0]
+            .as_str()
+            .unwrap()
+            .split('@')
+            .next()
+            .unwrap()
+            .to_string();
+        let want = expected
+            .get(&id)
+            .unwrap_or_else(|| panic!("{id} should have received nothing"));
+        assert!(seen.insert(id.clone()), "{id} received twice");
+        for name in m["header_names"].as_array().unwrap() {
+            assert!(
+                ALLOWED_HEADERS.contains(&name.as_str().unwrap()),
+                "{id}: unexpected header {name}"
+            );
+        }
+        let variant = want["subject"].as_str().unwrap();
+        assert_eq!(
+            m["feedback_id"],
+            format!("autumn-picks-2026:{variant}:northwind:mailrules"),
+            "{id}"
+        );
+        let rec = want["blocks"]["recommendations"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("rec-");
+        let rec_title = if rec == "bestsellers" {
+            "Bestsellers".to_string()
+        } else {
+            format!("Top picks in {rec}")
+        };
+        let html = m["parts"][1]["body"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("<h2>{rec_title}</h2>")),
+            "{id}: wrong recommendation block"
+        );
+    }
+    postfix::remove(&domain);
+}
