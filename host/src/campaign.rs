@@ -126,6 +126,17 @@ pub struct MessageSettings {
     pub text_layout: Located,
 }
 
+/// An A/B/n test: when a rule picks `subject`, the recipient gets one of
+/// the `arms` (subject variant ids), chosen by weight from a stable bucket of
+/// (campaign, recipient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The subject variant that is split.
+    pub subject: String,
+    /// Alternatives and their relative weights.
+    pub arms: Vec<(String, u32)>,
+}
+
 /// A validated campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Campaign {
@@ -149,6 +160,11 @@ pub struct Campaign {
     pub message: Option<MessageSettings>,
     /// The file it came from, for messages.
     pub path: PathBuf,
+    /// A/B/n splits of subject variants.
+    pub splits: Vec<Split>,
+    /// Share of recipients held out as a control group (receive nothing),
+    /// in basis points (1/100 of a percent).
+    pub holdout_basis_points: u32,
 }
 
 impl Campaign {
@@ -193,6 +209,11 @@ impl Campaign {
         self.slots.iter().find(|s| s.name == name)
     }
 
+    /// The split of subject variant `subject`, if it has one.
+    pub fn split(&self, subject: &str) -> Option<&Split> {
+        self.splits.iter().find(|s| s.subject == subject)
+    }
+
     /// Whether `block` may fill `slot`.
     pub fn has_block(&self, slot: &str, block: &str) -> bool {
         self.slot(slot)
@@ -226,6 +247,29 @@ struct CampaignFile {
     #[serde(default)]
     limits: RequestedLimits,
     message: Option<MessageFile>,
+    #[serde(default)]
+    split: Vec<SplitFile>,
+    holdout: Option<HoldoutFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SplitFile {
+    subject: Spanned<String>,
+    arms: Vec<ArmFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArmFile {
+    subject: Spanned<String>,
+    weight: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldoutFile {
+    percent: Spanned<f64>,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +368,53 @@ impl Validator<'_> {
         Ok(variants)
     }
 
+    fn splits(
+        &self,
+        files: Vec<SplitFile>,
+        subjects: &[Variant],
+    ) -> Result<Vec<Split>, CampaignError> {
+        let known = |id: &Spanned<String>| -> Result<String, CampaignError> {
+            if subjects.iter().any(|v| &v.id == id.get_ref()) {
+                Ok(id.get_ref().clone())
+            } else {
+                Err(self.error(
+                    id,
+                    format!(
+                        "split names subject `{}`, which is not a [[subject]] variant",
+                        id.get_ref()
+                    ),
+                ))
+            }
+        };
+        let mut splits: Vec<Split> = Vec::with_capacity(files.len());
+        for file in files {
+            let subject = known(&file.subject)?;
+            if splits.iter().any(|s| s.subject == subject) {
+                return Err(
+                    self.error(&file.subject, format!("subject `{subject}` is split twice"))
+                );
+            }
+            if file.arms.is_empty() {
+                return Err(self.error(
+                    &file.subject,
+                    format!("the split of `{subject}` has no arms"),
+                ));
+            }
+            let mut arms = Vec::with_capacity(file.arms.len());
+            for arm in file.arms {
+                if arm.weight == 0 || arm.weight > 1_000_000 {
+                    return Err(self.error(
+                        &arm.subject,
+                        "arm weights must be between 1 and 1000000".into(),
+                    ));
+                }
+                arms.push((known(&arm.subject)?, arm.weight));
+            }
+            splits.push(Split { subject, arms });
+        }
+        Ok(splits)
+    }
+
     fn validate(self, file: CampaignFile) -> Result<Campaign, CampaignError> {
         let id = self.id(&file.id, "campaign id")?;
         let now = match &file.now {
@@ -415,7 +506,9 @@ impl Validator<'_> {
             blocks.push((slot.name.clone(), block.get_ref().clone()));
         }
 
+        let splits = self.splits(file.split, &subjects)?;
         Ok(Campaign {
+            splits,
             id,
             now,
             subjects,
@@ -425,6 +518,19 @@ impl Validator<'_> {
                 subject,
                 preheader,
                 blocks,
+            },
+            holdout_basis_points: match &file.holdout {
+                Some(h) => {
+                    let percent = *h.percent.get_ref();
+                    if !(0.0..=50.0).contains(&percent) {
+                        return Err(self.error(
+                            &h.percent,
+                            format!("holdout percent {percent} must be between 0 and 50"),
+                        ));
+                    }
+                    (percent * 100.0).round() as u32
+                }
+                None => 0,
             },
             failure_policy: file.failure.policy,
             limits: file.limits,

@@ -60,6 +60,15 @@ impl Serialize for Blocks {
     }
 }
 
+/// An A/B/n assignment: the subject the rule chose and the arm sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AbArm {
+    /// The split subject variant.
+    pub split: String,
+    /// The subject variant sent instead.
+    pub arm: String,
+}
+
 /// The outcome for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
@@ -81,6 +90,10 @@ pub struct Outcome {
     /// The rule's reason codes and the host's notes (with `--explain`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<String>>,
+    /// The A/B/n arm the recipient was assigned, when the chosen subject is
+    /// split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ab: Option<AbArm>,
     /// Where a broken input record is (`error` status only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
@@ -104,6 +117,7 @@ impl Outcome {
             blocks: None,
             reason: Some(reason),
             reasons: None,
+            ab: None,
             input: None,
             fuel: None,
             log: None,

@@ -181,6 +181,63 @@ fn check_reason(reason: &str, limits: &Limits) -> Result<(), Failure> {
     Err(Failure::InvalidDecision { detail })
 }
 
+/// The reason recorded for the control group.
+pub const HOLDOUT: &str = "holdout";
+
+/// Holds out the control group and assigns A/B/n arms, both from stable
+/// buckets of (campaign, recipient), to outcomes that send a message.
+pub fn apply_experiments(outcome: &mut Outcome, campaign: &Campaign) {
+    if !outcome.status.sends() {
+        return;
+    }
+    let reasons = outcome.reasons.get_or_insert_with(Vec::new);
+    if campaign.holdout_basis_points > 0
+        && crate::bucket::ab_bucket(&campaign.id, &outcome.profile_id, HOLDOUT)
+            < campaign.holdout_basis_points
+    {
+        reasons.push(HOLDOUT.to_string());
+        outcome.status = Status::Suppressed;
+        outcome.reason = Some(HOLDOUT.to_string());
+        outcome.subject = None;
+        outcome.preheader = None;
+        outcome.blocks = None;
+        return;
+    }
+    let Some(split) = outcome
+        .subject
+        .as_deref()
+        .and_then(|subject| campaign.split(subject))
+    else {
+        return;
+    };
+    let bucket = crate::bucket::ab_bucket(
+        &campaign.id,
+        &outcome.profile_id,
+        &format!("split:{}", split.subject),
+    );
+    let total: u64 = split
+        .arms
+        .iter()
+        .map(|(_, weight)| u64::from(*weight))
+        .sum();
+    let point = u64::from(bucket) * total / u64::from(crate::bucket::BUCKETS);
+    let mut reached = 0;
+    let arm = split
+        .arms
+        .iter()
+        .find(|(_, weight)| {
+            reached += u64::from(*weight);
+            point < reached
+        })
+        .map_or(&split.arms[split.arms.len() - 1].0, |(arm, _)| arm);
+    reasons.push(format!("ab:{}->{arm}", split.subject));
+    outcome.ab = Some(crate::outcome::AbArm {
+        split: split.subject.clone(),
+        arm: arm.clone(),
+    });
+    outcome.subject = Some(arm.clone());
+}
+
 /// Turns an evaluation into the recipient's outcome: a valid decision as
 /// is, a failure into the fallback or a skip as the campaign says.
 pub fn outcome(
@@ -229,6 +286,7 @@ pub fn outcome(
     if outcome.status == Status::Ok {
         outcome.reason = None;
     }
+    apply_experiments(&mut outcome, campaign);
     outcome.fuel = Some(evaluation.fuel_used);
     if !evaluation.log.is_empty() || evaluation.log_dropped > 0 {
         let mut log = evaluation.log;
@@ -373,5 +431,103 @@ blocks = { hero = "h1", footer = "f1" }
             detail(check_decision(suppressed, &campaign(), &Limits::default()))
                 .contains("suppression reason")
         );
+    }
+}
+
+#[cfg(test)]
+mod experiment_tests {
+    use super::*;
+    use crate::outcome::Blocks;
+
+    fn campaign(extra: &str) -> Campaign {
+        let text = format!(
+            r#"
+id = "ab"
+[[subject]]
+id = "a"
+text = "A"
+[[subject]]
+id = "b"
+text = "B"
+[[subject]]
+id = "c"
+text = "C"
+[[preheader]]
+id = "p"
+text = "P"
+[fallback]
+subject = "a"
+preheader = "p"
+{extra}
+"#
+        );
+        Campaign::parse(&text, std::path::Path::new("ab.toml")).unwrap()
+    }
+
+    fn sent(id: &str) -> Outcome {
+        Outcome {
+            subject: Some("a".into()),
+            preheader: Some("p".into()),
+            blocks: Some(Blocks::default()),
+            reason: None,
+            ..Outcome::without_message(id.into(), Status::Ok, String::new())
+        }
+    }
+
+    #[test]
+    fn arms_follow_their_weights_and_stay_put() {
+        let campaign = campaign(
+            "[[split]]\nsubject = \"a\"\narms = [{ subject = \"a\", weight = 1 }, { subject = \"b\", weight = 3 }]",
+        );
+        let mut counts = std::collections::HashMap::new();
+        for i in 0..8_000 {
+            let mut outcome = sent(&format!("r{i}"));
+            apply_experiments(&mut outcome, &campaign);
+            let arm = outcome.subject.clone().unwrap();
+            assert_eq!(outcome.ab.as_ref().unwrap().arm, arm);
+            *counts.entry(arm).or_insert(0) += 1;
+            let mut again = sent(&format!("r{i}"));
+            apply_experiments(&mut again, &campaign);
+            assert_eq!(
+                again.subject, outcome.subject,
+                "assignment is deterministic"
+            );
+        }
+        let b = counts["b"] as f64 / 8_000.0;
+        assert!((0.72..0.78).contains(&b), "{counts:?}");
+    }
+
+    #[test]
+    fn the_holdout_receives_nothing() {
+        let campaign = campaign("[holdout]\npercent = 10");
+        let held = (0..10_000)
+            .filter(|i| {
+                let mut outcome = sent(&format!("r{i}"));
+                apply_experiments(&mut outcome, &campaign);
+                outcome.status == Status::Suppressed
+            })
+            .count();
+        assert!((900..1_100).contains(&held), "{held}");
+    }
+
+    #[test]
+    fn splits_and_holdouts_are_validated() {
+        let bad = |extra: &str| {
+            let text = format!(
+                "id = \"x\"\n[[subject]]\nid = \"a\"\ntext = \"A\"\n[[preheader]]\nid = \"p\"\ntext = \"P\"\n[fallback]\nsubject = \"a\"\npreheader = \"p\"\n{extra}"
+            );
+            Campaign::parse(&text, std::path::Path::new("x.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            bad("[[split]]\nsubject = \"zz\"\narms = [{ subject = \"a\", weight = 1 }]")
+                .contains("`zz`")
+        );
+        assert!(
+            bad("[[split]]\nsubject = \"a\"\narms = [{ subject = \"a\", weight = 0 }]")
+                .contains("weights")
+        );
+        assert!(bad("[holdout]\npercent = 80").contains("between 0 and 50"));
     }
 }

@@ -102,3 +102,46 @@ fn messagepack_input_gives_the_same_decisions_as_jsonl() {
     let from_jsonl = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 1);
     assert_eq!(from_msgpack, from_jsonl);
 }
+
+#[test]
+fn a_split_subject_and_a_holdout_are_assigned_per_recipient_and_reported() {
+    use crate::harness::campaign_with;
+    let extra = "\n[[subject]]\nid = \"default-b\"\ntext = \"Fresh Picks, Chosen for You\"\n\n[[split]]\nsubject = \"default\"\narms = [{ subject = \"default\", weight = 1 }, { subject = \"default-b\", weight = 1 }]\n\n[holdout]\npercent = 5\n";
+    let campaign = || campaign_with(&[("[message]", &format!("{extra}\n[message]"))]);
+    let profiles = generator::profiles(4_000, 5, now());
+    let first = evaluate(&rule("seed-segments"), campaign(), &profiles, 2);
+    let second = evaluate(&rule("seed-segments"), campaign(), &profiles, 1);
+    assert_eq!(first, second, "assignments are deterministic");
+    let held = first
+        .iter()
+        .filter(|o| o.reason.as_deref() == Some("holdout"))
+        .count();
+    let sent = first.iter().filter(|o| o.status.sends()).count();
+    assert!(
+        held > 0 && (held as f64) < 0.08 * (held + sent) as f64,
+        "held {held} of {}",
+        held + sent
+    );
+    let arms: Vec<&str> = first
+        .iter()
+        .filter_map(|o| o.ab.as_ref())
+        .map(|ab| ab.arm.as_str())
+        .collect();
+    let b = arms.iter().filter(|a| **a == "default-b").count();
+    assert!(
+        arms.len() > 300 && b > arms.len() / 3 && b < 2 * arms.len() / 3,
+        "{b} of {}",
+        arms.len()
+    );
+    for o in first.iter().filter(|o| o.ab.is_some()) {
+        assert_eq!(
+            o.subject.as_deref(),
+            Some(o.ab.as_ref().unwrap().arm.as_str())
+        );
+        assert_eq!(
+            o.preheader.as_deref(),
+            Some("default"),
+            "only the subject is split"
+        );
+    }
+}

@@ -36,6 +36,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut segments: BTreeMap<String, u64> = BTreeMap::new();
     let mut subjects: BTreeMap<String, u64> = BTreeMap::new();
     let mut preheaders: BTreeMap<String, u64> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for r in latest.values() {
         *fates.entry(r.fate.as_str().to_string()).or_insert(0) += 1;
         *statuses.entry(r.status.clone()).or_insert(0) += 1;
@@ -44,6 +45,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(s) = &r.subject {
             *subjects.entry(s.clone()).or_insert(0) += 1;
+        }
+        if let Some(reason) = &r.reason {
+            let code = reason.split(':').next().unwrap_or(reason);
+            *reasons
+                .entry(format!("{}: {code}", r.fate.as_str()))
+                .or_insert(0) += 1;
         }
         if let Some(p) = &r.preheader {
             *preheaders.entry(p.clone()).or_insert(0) += 1;
@@ -66,6 +73,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         ("segment", &segments),
         ("subject", &subjects),
         ("preheader", &preheaders),
+        ("reason", &reasons),
     ] {
         section(&mut out, title, counts.iter().map(|(k, v)| (k.clone(), *v)));
     }
