@@ -1,7 +1,7 @@
 //! `mailrules eval`: run a rule over every profile and print one JSON object
 //! per profile, with a summary on stderr.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     });
     let reader = ProfileReader::open(&args.profiles, format)?;
     let bytes_read = reader.bytes_read();
-    let progress = progress_bar(&args.profiles);
+    let progress = super::progress_bar(&args.profiles);
     let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now).with_reuse(args.reuse);
     let jobs = args
         .jobs
@@ -144,21 +144,4 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         eprint!("{}", summary.table());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn progress_bar(path: &std::path::Path) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let length = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(length),
-        indicatif::ProgressDrawTarget::stderr_with_hz(10),
-    );
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use options::{EngineOptions, SendOptions, campaign_time};
+pub use options::{EngineOptions, SendOptions, campaign_time, progress_bar};
 
 /// Runs tenants' email segmentation and personalization rules (WebAssembly
 /// components) over customer profiles, each evaluation sandboxed and bounded.

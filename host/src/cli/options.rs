@@ -113,3 +113,23 @@ pub fn campaign_time(now: Option<&str>, campaign: &mailrules::Campaign) -> anyho
         }
     })
 }
+
+/// A progress bar over the bytes of the profile input, with rate and ETA,
+/// on stderr when it is a terminal (hidden otherwise, and for stdin).
+pub fn progress_bar(path: &std::path::Path) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let length = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(length),
+        indicatif::ProgressDrawTarget::stderr_with_hz(10),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}

@@ -2,7 +2,6 @@
 //! recipient, to an SMTP relay or (by default) a local Maildir, recording
 //! every fate in the journal so an interrupted run resumes.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -133,24 +132,21 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         retry_delay: Duration::from_millis(args.retry_delay_ms),
         give_up_after: args.give_up_after,
     };
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {pos} recipients ({per_sec}) {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let progress = super::progress_bar(&args.profiles);
+    let bytes_read = reader.bytes_read();
+    let handled = std::sync::atomic::AtomicU64::new(0);
     eprintln!(
         "mailrules: sending campaign `{}` via {}",
         campaign.id,
         transport.describe()
     );
-    let on_recipient = |_: Fate| progress.inc(1);
+    let on_recipient = |_: Fate| {
+        let n = handled.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress.set_position(bytes_read.load(std::sync::atomic::Ordering::Relaxed));
+        if n.is_multiple_of(64) {
+            progress.set_message(format!("{n} recipients"));
+        }
+    };
     let summary = send(
         &evaluator,
         &renderer,
