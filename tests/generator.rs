@@ -249,3 +249,31 @@ fn profile(rng: &mut Rng, index: usize, now: i64) -> Value {
     }
     p
 }
+
+/// Writes `count` profiles from `seed` as JSON Lines, generated in slices of
+/// 10,000 so memory stays small for millions; ids are `gen-<8 digits>` and
+/// unique across slices.
+pub fn write_jsonl(
+    out: &mut impl std::io::Write,
+    count: usize,
+    seed: u64,
+    now: i64,
+) -> std::io::Result<()> {
+    let mut written = 0;
+    let mut round = 0u64;
+    while written < count {
+        let n = (count - written).min(10_000);
+        for (i, mut profile) in profiles(n, seed.wrapping_add(round), now)
+            .into_iter()
+            .enumerate()
+        {
+            profile["id"] = json!(format!("gen-{:08}", written + i));
+            profile["email"] = json!(format!("gen-{:08}@example.com", written + i));
+            serde_json::to_writer(&mut *out, &profile)?;
+            out.write_all(b"\n")?;
+        }
+        written += n;
+        round += 1;
+    }
+    out.flush()
+}

@@ -3,6 +3,7 @@
 //! (`scripts/postfix-loopback.sh` sets it up; `scripts/test.sh` runs it).
 
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::root;
@@ -144,4 +145,53 @@ pub fn message_ids(domain: &str) -> Vec<String> {
                 .map(|line| line["message-id:".len()..].trim().to_string())
         })
         .collect()
+}
+
+/// An `smtp-sink` on a free loopback port, killed on drop.
+pub struct SmtpSink {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl SmtpSink {
+    /// Starts `smtp-sink` with extra `flags` (see smtp-sink(1)) and waits
+    /// until it accepts connections.
+    pub fn start(flags: &[&str]) -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("/usr/sbin/smtp-sink")
+            .args(["-u", "postfix"])
+            .args(flags)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("100")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("smtp-sink (from the postfix package) runs");
+        // From here on, dropping the sink kills and reaps the process.
+        let sink = SmtpSink { child, port };
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sink;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("smtp-sink did not start");
+    }
+
+    /// Its `smtp://` URL.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -26,32 +26,74 @@ pub const MAX_CONCURRENT_INSTANCES: u32 = 64;
 /// stack): saves a page fault for every such page on the next instance.
 pub const KEEP_RESIDENT: usize = 256 << 10;
 
+/// The layers of isolation an engine applies. Everything is on by default
+/// and the CLI never turns anything off: the switches exist so that the
+/// benchmarks can measure what each layer costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Isolation {
+    /// Pre-reserved, reused instance slots (the pooling allocator) rather
+    /// than a fresh mmap per instance.
+    pub pooling: bool,
+    /// The deterministic instruction budget.
+    pub fuel: bool,
+    /// The wall-clock deadline, enforced by epoch interruption.
+    pub epochs: bool,
+}
+
+impl Default for Isolation {
+    fn default() -> Self {
+        Isolation {
+            pooling: true,
+            fuel: true,
+            epochs: true,
+        }
+    }
+}
+
 /// The shared engine, linker and limits for every rule of a process.
 pub struct RuleEngine {
     engine: Engine,
     linker: Linker<SandboxState>,
     operator: OperatorLimits,
-    ticker: EpochTicker,
+    isolation: Isolation,
+    ticker: Option<EpochTicker>,
 }
 
 impl RuleEngine {
-    /// An engine whose pool fits the operator's largest memory limit.
+    /// An engine whose pool fits the operator's largest memory limit, with
+    /// every layer of isolation on.
     pub fn new(operator: OperatorLimits) -> Result<Self, EngineError> {
-        let engine =
-            Engine::new(&engine_config(&operator)).map_err(|e| EngineError(format!("{e:?}")))?;
+        Self::with_isolation(operator, Isolation::default())
+    }
+
+    /// An engine with only the given layers of isolation: for measuring
+    /// their cost. Turning fuel or epochs off removes a limit, so nothing
+    /// that runs untrusted rules for real should do it.
+    pub fn with_isolation(
+        operator: OperatorLimits,
+        isolation: Isolation,
+    ) -> Result<Self, EngineError> {
+        let engine = Engine::new(&engine_config(&operator, isolation))
+            .map_err(|e| EngineError(format!("{e:?}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| EngineError(format!("{e:?}")))?;
         Rules::add_to_linker::<SandboxState, HasSelf<SandboxState>>(&mut linker, |state| state)
             .map_err(|e| EngineError(format!("{e:?}")))?;
         forbid_waiting(&mut linker).map_err(|e| EngineError(format!("{e:?}")))?;
-        let ticker = EpochTicker::start(engine.clone());
+        let ticker = isolation.epochs.then(|| EpochTicker::start(engine.clone()));
         Ok(RuleEngine {
             engine,
             linker,
             operator,
+            isolation,
             ticker,
         })
+    }
+
+    /// The layers of isolation this engine applies.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
     }
 
     /// The wasmtime engine.
@@ -122,12 +164,15 @@ fn forbid_waiting(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn engine_config(operator: &OperatorLimits) -> Config {
+fn engine_config(operator: &OperatorLimits, isolation: Isolation) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    config.consume_fuel(true);
-    config.epoch_interruption(true);
+    config.consume_fuel(isolation.fuel);
+    config.epoch_interruption(isolation.epochs);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if !isolation.pooling {
+        return config;
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(MAX_CONCURRENT_INSTANCES);
     pool.total_core_instances(MAX_CONCURRENT_INSTANCES * 8);

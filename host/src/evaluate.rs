@@ -54,6 +54,9 @@ pub enum Failure {
         /// What is wrong.
         detail: String,
     },
+    /// The rule was not run: the operator turned rules off and every
+    /// recipient gets the campaign's fallback.
+    RulesOff,
 }
 
 impl Failure {
@@ -67,6 +70,7 @@ impl Failure {
             Failure::Trap { .. } => "trap",
             Failure::RuleError { .. } => "rule-error",
             Failure::InvalidDecision { .. } => "invalid-decision",
+            Failure::RulesOff => "rules-off",
         }
     }
 }
@@ -92,6 +96,7 @@ impl std::fmt::Display for Failure {
                 write!(f, "{code}: {message}")
             }
             Failure::InvalidDecision { detail } => f.write_str(detail),
+            Failure::RulesOff => f.write_str("rules turned off: fallback selections"),
         }
     }
 }
@@ -124,6 +129,7 @@ pub struct Evaluator<'a> {
     now: i64,
     deadline_ticks: u64,
     reuse: u64,
+    rules_off: bool,
 }
 
 type CallResult = wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>>;
@@ -153,6 +159,7 @@ impl<'a> Evaluator<'a> {
             now,
             deadline_ticks,
             reuse: 1,
+            rules_off: false,
         }
     }
 
@@ -164,6 +171,15 @@ impl<'a> Evaluator<'a> {
     /// state between recipients. `1` (the default) is a fresh sandbox each.
     pub fn with_reuse(mut self, evaluations: u64) -> Self {
         self.reuse = evaluations.max(1);
+        self
+    }
+
+    /// Turns the rule off: no evaluation runs and every consenting recipient
+    /// gets the campaign's fallback selections (reason `rules-off`),
+    /// whatever the campaign's failure policy. For sending a campaign when
+    /// its rule cannot be trusted, and for measuring what rules cost.
+    pub fn with_rules_off(mut self) -> Self {
+        self.rules_off = true;
         self
     }
 
@@ -207,11 +223,31 @@ impl<'a> Evaluator<'a> {
         );
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        let rules = store.set_fuel(self.limits.fuel).and_then(|()| {
-            store.set_epoch_deadline(self.deadline_ticks);
-            self.rule.pre.instantiate(&mut store)
-        });
+        let rules = self
+            .arm(&mut store)
+            .and_then(|()| self.rule.pre.instantiate(&mut store));
         (store, rules)
+    }
+
+    /// Gives a store a full fuel budget and a fresh deadline.
+    fn arm(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<()> {
+        let isolation = self.engine.isolation();
+        if isolation.fuel {
+            store.set_fuel(self.limits.fuel)?;
+        }
+        if isolation.epochs {
+            store.set_epoch_deadline(self.deadline_ticks);
+        }
+        Ok(())
+    }
+
+    /// Creates a sandbox and instantiates the rule in it without calling
+    /// it: the part of a fresh evaluation before the first call.
+    pub fn instantiate_only(&self, profile: Arc<Profile>) -> Result<(), Failure> {
+        let (store, rules) = self.instantiate(profile);
+        rules
+            .map(drop)
+            .map_err(|error| self.classify(&store, error))
     }
 
     fn call(&self, live: &mut Live) -> CallResult {
@@ -228,7 +264,7 @@ impl<'a> Evaluator<'a> {
         result: CallResult,
         started: Instant,
     ) -> Evaluation {
-        let fuel_left = store.get_fuel().unwrap_or(0);
+        let fuel_left = store.get_fuel().unwrap_or(self.limits.fuel);
         let (log, log_dropped) = store.data().log.contents();
         let result = result.map_err(|error| self.classify(store, error));
         Evaluation {
@@ -286,17 +322,24 @@ impl Session<'_, '_> {
     pub fn evaluate(&mut self, index: u64, profile: Arc<Profile>) -> Evaluation {
         let started = Instant::now();
         let evaluator = self.evaluator;
+        if evaluator.rules_off {
+            return Evaluation {
+                result: Err(Failure::RulesOff),
+                fuel_used: 0,
+                elapsed: started.elapsed(),
+                log: String::new(),
+                log_dropped: 0,
+            };
+        }
         if index.is_multiple_of(evaluator.reuse) {
             self.live = None;
         }
         let mut live = match self.live.take() {
             Some(mut live) => {
                 live.store.data_mut().next_recipient(profile);
-                let prepared = live.store.set_fuel(evaluator.limits.fuel);
-                if let Err(error) = prepared {
+                if let Err(error) = evaluator.arm(&mut live.store) {
                     return evaluator.finish(&live.store, Err(error), started);
                 }
-                live.store.set_epoch_deadline(evaluator.deadline_ticks);
                 live
             }
             None => match evaluator.instantiate(profile) {

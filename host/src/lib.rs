@@ -25,7 +25,7 @@ pub mod sandbox;
 pub mod summary;
 
 pub use campaign::Campaign;
-pub use engine::RuleEngine;
+pub use engine::{Isolation, RuleEngine};
 pub use evaluate::{Evaluation, Evaluator, Failure};
 pub use limits::{Limits, OperatorLimits, RequestedLimits};
 pub use outcome::{Outcome, Status};

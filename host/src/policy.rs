@@ -271,17 +271,18 @@ pub fn outcome(
             reasons: Some(reasons),
             ..Outcome::without_message(profile_id, Status::Suppressed, code)
         },
-        Err(failure) => match campaign.failure_policy {
-            FailurePolicy::Fallback => Outcome {
+        Err(failure)
+            if failure == Failure::RulesOff
+                || campaign.failure_policy == FailurePolicy::Fallback =>
+        {
+            Outcome {
                 subject: Some(campaign.fallback.subject.clone()),
                 preheader: Some(campaign.fallback.preheader.clone()),
                 blocks: Some(Blocks(campaign.fallback.blocks.clone())),
                 ..Outcome::without_message(profile_id, Status::Fallback, failure.to_string())
-            },
-            FailurePolicy::Skip => {
-                Outcome::without_message(profile_id, Status::Skipped, failure.to_string())
             }
-        },
+        }
+        Err(failure) => Outcome::without_message(profile_id, Status::Skipped, failure.to_string()),
     };
     if outcome.status == Status::Ok {
         outcome.reason = None;

@@ -4,58 +4,14 @@
 //! and a dead relay stops the run quickly instead of retrying forever.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use mailrules::journal::{Entry, Fate, RecipientEntry, read};
+use mailrules_integration::postfix::SmtpSink as Sink;
 use mailrules_integration::{postfix, read_jsonl, root};
 
 use crate::harness::{addressed_to, send_command};
-
-/// An `smtp-sink` on a free loopback port, killed on drop.
-struct Sink {
-    child: Child,
-    port: u16,
-}
-
-impl Sink {
-    fn start(flags: &[&str]) -> Sink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("/usr/sbin/smtp-sink")
-            .args(["-u", "postfix"])
-            .args(flags)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("100")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smtp-sink (from the postfix package) runs");
-        // From here on, dropping the sink kills and reaps the process.
-        let sink = Sink { child, port };
-        for _ in 0..50 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return sink;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("smtp-sink did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn send(
     relay: &str,

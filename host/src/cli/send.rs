@@ -71,6 +71,11 @@ pub struct SendArgs {
     /// Batch mode for rule instances (see `eval --help`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
     reuse: u64,
+    /// Do not run the rule: every consenting recipient gets the campaign's
+    /// fallback subject, preheader and blocks (journal reason `rules-off`).
+    /// For sending when the rule cannot be trusted.
+    #[arg(long)]
+    fallback_only: bool,
     #[command(flatten)]
     send: SendOptions,
     #[command(flatten)]
@@ -121,8 +126,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let reader = ProfileReader::open(&args.profiles, None)?;
-    let evaluator =
+    let mut evaluator =
         Evaluator::new(&engine, &rule, campaign.clone(), limits, now).with_reuse(args.reuse);
+    if args.fallback_only {
+        evaluator = evaluator.with_rules_off();
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

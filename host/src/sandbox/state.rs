@@ -16,7 +16,10 @@ pub struct SandboxState {
     pub(crate) now: i64,
     pub(crate) log: CappedLog,
     pub(crate) limiter: MemoryLimiter,
-    wasi: WasiCtx,
+    /// Built on the first WASI call: most rules never make one, and building
+    /// it (clocks, seeded generators, captured streams) is a large part of
+    /// what a fresh sandbox would otherwise cost.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
@@ -30,9 +33,8 @@ impl SandboxState {
         log_bytes: usize,
     ) -> Self {
         let log = CappedLog::new(log_bytes);
-        let seed = crate::bucket::seed(&campaign.id, &profile.id);
         SandboxState {
-            wasi: deterministic_wasi(now, seed, &log),
+            wasi: None,
             profile,
             campaign,
             now,
@@ -53,8 +55,12 @@ impl SandboxState {
 
 impl WasiView for SandboxState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let ctx = self.wasi.get_or_insert_with(|| {
+            let seed = crate::bucket::seed(&self.campaign.id, &self.profile.id);
+            deterministic_wasi(self.now, seed, &self.log)
+        });
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }

@@ -1,20 +1,14 @@
-//! Per-profile cost of the reference pack: the same logic compiled natively
-//! into the host, next to the real component through the host's
-//! fresh-sandbox-per-evaluation path, in one run, as a ratio.
-//!
-//! `cargo bench -p mailrules-integration --bench eval [-- PROFILES ROUNDS]`
+//! The reference pack compiled into the host: the SDK's views implemented
+//! over the host's parsed profile and campaign, so `seed_segments::decide`
+//! runs natively on exactly what the component sees through its getters.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
+use mailrules::Campaign;
 use mailrules::profile::Profile;
-use mailrules::{Campaign, Evaluator, OperatorLimits, RuleEngine};
-use mailrules_integration::{generator, now, root, rule};
 use mailrules_sdk::{CampaignView, ProfileView};
 
 /// The host's parsed profile seen through the SDK's view, as a native rule
 /// would read it.
-struct Native<'a>(&'a Profile);
+pub struct Native<'a>(pub &'a Profile);
 
 impl ProfileView for Native<'_> {
     fn id(&self) -> String {
@@ -129,9 +123,12 @@ impl ProfileView for Native<'_> {
     }
 }
 
-struct NativeCampaign<'a> {
-    campaign: &'a Campaign,
-    now: i64,
+/// The campaign seen through the SDK's view.
+pub struct NativeCampaign<'a> {
+    /// The campaign.
+    pub campaign: &'a Campaign,
+    /// The campaign time.
+    pub now: i64,
 }
 
 impl CampaignView for NativeCampaign<'_> {
@@ -173,89 +170,4 @@ impl CampaignView for NativeCampaign<'_> {
     fn has_block(&self, slot: &str, block: &str) -> bool {
         self.campaign.has_block(slot, block)
     }
-}
-
-fn per_profile(elapsed: Duration, evaluations: usize) -> f64 {
-    elapsed.as_nanos() as f64 / evaluations as f64
-}
-
-fn main() {
-    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5_000);
-    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
-
-    let campaign =
-        Campaign::load(&root().join("examples/campaign.toml")).expect("example campaign");
-    let now = now();
-    let profiles: Vec<Arc<Profile>> = generator::profiles(count, 42, now)
-        .into_iter()
-        .map(|v| Arc::new(serde_json::from_value::<Profile>(v).expect("generated profiles parse")))
-        .filter(|p| p.consent.email_marketing)
-        .collect();
-    let engine = RuleEngine::new(OperatorLimits::default()).expect("engine");
-    let loaded = mailrules::LoadedRule::load(&engine, &rule("seed-segments"), None).expect("rule");
-    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
-    let evaluator = Evaluator::new(&engine, &loaded, Arc::new(campaign.clone()), limits, now);
-    let batched = Evaluator::new(
-        &engine,
-        &loaded,
-        Arc::new(campaign.clone()),
-        evaluator.limits().clone(),
-        now,
-    )
-    .with_reuse(64);
-    let view = NativeCampaign {
-        campaign: &campaign,
-        now,
-    };
-
-    println!(
-        "reference pack on {} consenting profiles, best of {rounds} rounds",
-        profiles.len()
-    );
-    let mut native_best = f64::MAX;
-    let mut wasm_best = f64::MAX;
-    let mut batch_best = f64::MAX;
-    let mut checksum = 0usize;
-    for _ in 0..rounds {
-        let started = Instant::now();
-        for p in &profiles {
-            let decision = seed_segments::decide(&Native(p), &view).expect("native decides");
-            checksum += decision.segments.len();
-        }
-        native_best = native_best.min(per_profile(started.elapsed(), profiles.len()));
-
-        let started = Instant::now();
-        for p in &profiles {
-            let evaluation = evaluator.evaluate(p.clone());
-            checksum += evaluation.result.map(|d| d.segments.len()).unwrap_or(0);
-        }
-        wasm_best = wasm_best.min(per_profile(started.elapsed(), profiles.len()));
-
-        let started = Instant::now();
-        let mut session = batched.session();
-        for (index, p) in profiles.iter().enumerate() {
-            let evaluation = session.evaluate(index as u64, p.clone());
-            checksum += evaluation.result.map(|d| d.segments.len()).unwrap_or(0);
-        }
-        batch_best = batch_best.min(per_profile(started.elapsed(), profiles.len()));
-    }
-    println!("{:<48} {:>12} {:>8}", "path", "ns/profile", "ratio");
-    println!(
-        "{:<48} {:>12.0} {:>8.1}",
-        "native Rust (same logic, compiled into host)", native_best, 1.0
-    );
-    println!(
-        "{:<48} {:>12.0} {:>8.1}",
-        "WASM component, fresh sandbox per evaluation",
-        wasm_best,
-        wasm_best / native_best
-    );
-    println!(
-        "{:<48} {:>12.0} {:>8.1}",
-        "WASM component, one instance per 64 (--reuse 64)",
-        batch_best,
-        batch_best / native_best
-    );
-    println!("(checksum {checksum})");
 }

@@ -1,0 +1,54 @@
+//! The inputs every section shares: the example campaign, the reference
+//! pack's component, and generated profiles.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mailrules::Campaign;
+use mailrules::profile::Profile;
+use mailrules_integration::{generator, now, root, rule};
+
+/// The shared inputs.
+pub struct Fixture {
+    /// `examples/campaign.toml`.
+    pub campaign_path: PathBuf,
+    /// The campaign, loaded.
+    pub campaign: Arc<Campaign>,
+    /// The reference pack component (`seed-segments.wasm`).
+    pub rule_path: PathBuf,
+    /// Campaign time.
+    pub now: i64,
+    /// Generated profiles that consent to marketing (the others never
+    /// reach a rule).
+    pub profiles: Vec<Arc<Profile>>,
+}
+
+impl Fixture {
+    /// `count` generated profiles (before dropping those without consent).
+    pub fn new(count: usize) -> anyhow::Result<Self> {
+        let campaign_path = root().join("examples/campaign.toml");
+        let campaign = Arc::new(Campaign::load(&campaign_path)?);
+        let now = now();
+        let profiles = generator::profiles(count, 42, now)
+            .into_iter()
+            .map(serde_json::from_value::<Profile>)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|p| p.consent.email_marketing)
+            .map(Arc::new)
+            .collect();
+        Ok(Fixture {
+            campaign_path,
+            campaign,
+            rule_path: rule("seed-segments"),
+            now,
+            profiles,
+        })
+    }
+
+    /// The `mailrules` binary built next to this one.
+    pub fn mailrules_bin() -> PathBuf {
+        let exe = std::env::current_exe().expect("own path");
+        exe.with_file_name(format!("mailrules{}", std::env::consts::EXE_SUFFIX))
+    }
+}

@@ -1,0 +1,193 @@
+//! Rule evaluation per profile: the reference pack natively, as the WASM
+//! component through the host (fresh sandbox each, and batched), and as the
+//! scripts a user might write instead (Rhai, Lua).
+
+use std::sync::Arc;
+
+use mailrules::{Evaluator, LoadedRule, RuleEngine};
+
+use crate::fixture::Fixture;
+use crate::measure::{Path, best_per_item, count, ratio};
+use crate::peers::PlainDecision;
+use crate::peers::lua::LuaRule;
+use crate::peers::native::{Native, NativeCampaign};
+use crate::peers::rhai::RhaiRule;
+use crate::report::Table;
+
+/// Instances per batch in the batched WASM path (`--reuse 64`).
+pub const BATCH: u64 = 64;
+
+/// Every engine's decision for one profile, native first.
+pub struct Deciders<'a> {
+    fixture: &'a Fixture,
+    view: NativeCampaign<'a>,
+    fresh: Evaluator<'a>,
+    batched: Evaluator<'a>,
+    rhai: RhaiRule,
+    lua: LuaRule,
+}
+
+impl<'a> Deciders<'a> {
+    /// Sets every engine up for the fixture's campaign.
+    pub fn new(
+        fixture: &'a Fixture,
+        engine: &'a RuleEngine,
+        rule: &'a LoadedRule,
+    ) -> anyhow::Result<Self> {
+        let campaign = fixture.campaign.clone();
+        let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+        let fresh = Evaluator::new(engine, rule, campaign.clone(), limits.clone(), fixture.now);
+        let batched =
+            Evaluator::new(engine, rule, campaign.clone(), limits, fixture.now).with_reuse(BATCH);
+        Ok(Deciders {
+            fixture,
+            view: NativeCampaign {
+                campaign: &fixture.campaign,
+                now: fixture.now,
+            },
+            fresh,
+            batched,
+            rhai: RhaiRule::new(campaign.clone(), fixture.now)?,
+            lua: LuaRule::new(&campaign, fixture.now)?,
+        })
+    }
+
+    /// The native decision.
+    pub fn native(&self, profile: &mailrules::Profile) -> PlainDecision {
+        seed_segments::decide(&Native(profile), &self.view)
+            .expect("the reference pack never reports an error")
+            .into()
+    }
+
+    /// The component's decision in a fresh sandbox.
+    pub fn wasm(&self, profile: &Arc<mailrules::Profile>) -> anyhow::Result<PlainDecision> {
+        let evaluation = self.fresh.evaluate(profile.clone());
+        Ok(evaluation
+            .result
+            .map_err(|f| anyhow::anyhow!("{f}"))?
+            .into())
+    }
+
+    /// The Rhai script's decision.
+    pub fn rhai(&self, profile: &Arc<mailrules::Profile>) -> anyhow::Result<PlainDecision> {
+        self.rhai.decide(profile)
+    }
+
+    /// The Lua script's decision.
+    pub fn lua(&self, profile: &mailrules::Profile) -> anyhow::Result<PlainDecision> {
+        self.lua.decide(profile)
+    }
+
+    /// Checks that every engine decides exactly as the native code on the
+    /// fixture's profiles: a comparison of unequal work would mean nothing.
+    pub fn check_agreement(&self, limit: usize) -> anyhow::Result<()> {
+        for profile in self.fixture.profiles.iter().take(limit) {
+            let expected = self.native(profile);
+            for (engine, got) in [
+                ("wasm", self.wasm(profile)?),
+                ("rhai", self.rhai(profile)?),
+                ("lua", self.lua(profile)?),
+            ] {
+                anyhow::ensure!(
+                    got == expected,
+                    "{engine} disagrees with native on {}:\n  {engine}: {got:?}\n  native: {expected:?}",
+                    profile.id
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Times every engine over the fixture's profiles.
+pub fn run(fixture: &Fixture, rounds: usize) -> anyhow::Result<Table> {
+    let engine = RuleEngine::new(mailrules::OperatorLimits::default())?;
+    let rule = LoadedRule::load(&engine, &fixture.rule_path, None)?;
+    let deciders = Deciders::new(fixture, &engine, &rule)?;
+    deciders.check_agreement(fixture.profiles.len())?;
+    let profiles = &fixture.profiles;
+    let n = profiles.len();
+    let segments = |d: PlainDecision| d.segments.len();
+    let d = &deciders;
+    let mut paths = vec![
+        Path::new("native Rust, same logic compiled into the host", || {
+            (n, profiles.iter().map(|p| segments(d.native(p))).sum())
+        }),
+        Path::new(
+            "WASM component, typed WIT, fresh sandbox per profile (default)",
+            || {
+                let sum = profiles
+                    .iter()
+                    .map(|p| {
+                        let e = d.fresh.evaluate(p.clone());
+                        e.result.map_or(0, |d| d.segments.len())
+                    })
+                    .sum();
+                (n, sum)
+            },
+        ),
+        Path::new(
+            format!(
+                "WASM component, typed WIT, one instance per {BATCH} profiles (`--reuse {BATCH}`)"
+            ),
+            || {
+                let mut session = d.batched.session();
+                let sum = profiles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let e = session.evaluate(i as u64, p.clone());
+                        e.result.map_or(0, |d| d.segments.len())
+                    })
+                    .sum();
+                (n, sum)
+            },
+        ),
+        Path::new("Rhai script (one engine, compiled AST, getters)", || {
+            (
+                n,
+                profiles.iter().map(|p| d.rhai(p).map_or(0, segments)).sum(),
+            )
+        }),
+        Path::new("Lua 5.4 via mlua (one state, a table per profile)", || {
+            (
+                n,
+                profiles.iter().map(|p| d.lua(p).map_or(0, segments)).sum(),
+            )
+        }),
+    ];
+    let best = best_per_item(&mut paths, rounds);
+    let mut table = Table::new(
+        "1. Rule evaluation per profile",
+        &format!(
+            "The reference pack (`seed-segments`) on {} generated consenting profiles, \
+             best of {rounds} interleaved rounds. Every engine was first checked to make \
+             exactly the native decision on every one of these profiles. The WASM paths \
+             include everything the host does per profile: store, limits, instantiation \
+             (fresh path), the call, lifting the decision.",
+            count(n as f64)
+        ),
+        &["path", "ns/profile", "× native", "profiles/s per core"],
+    );
+    for (path, ns) in paths.iter().zip(&best) {
+        table.row(vec![
+            path.name.clone(),
+            count(*ns),
+            ratio(*ns, best[0]),
+            count(1e9 / ns),
+        ]);
+    }
+    table.row(vec![
+        "MessagePack path".into(),
+        "—".into(),
+        "—".into(),
+        "the contract has none: profiles are resources read through typed getters; only custom attributes travel as one MessagePack map".into(),
+    ]);
+    table.row(vec![
+        "Extism plugin".into(),
+        "—".into(),
+        "—".into(),
+        "not built: Extism embeds its own wasmtime major, a second copy of the runtime in the build".into(),
+    ]);
+    Ok(table)
+}

@@ -1,0 +1,7 @@
+//! One module per question the benchmarks answer.
+
+pub mod delivery;
+pub mod evaluation;
+pub mod isolation;
+pub mod load;
+pub mod scaling;
