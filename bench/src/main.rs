@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, ValueEnum};
 use mailrules_bench::fixture::Fixture;
 use mailrules_bench::report::{Table, write_between_markers};
@@ -32,6 +35,10 @@ struct Args {
     /// Where generated inputs, journals and spools go (kept between runs).
     #[arg(long, default_value = "target/bench")]
     work_dir: PathBuf,
+    /// Run only the evaluation paths whose name contains this text (for
+    /// profiling one path with perf or callgrind).
+    #[arg(long, value_name = "TEXT")]
+    path_filter: Option<String>,
     /// Write the tables into this Markdown file, between its result markers.
     #[arg(long, value_name = "FILE")]
     write: Option<PathBuf>,
@@ -69,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         tables.push(table);
     };
     if wanted(Section::Eval) {
-        show(evaluation::run(&fixture, args.rounds)?, &mut tables);
+        show(evaluation::run(&fixture, args.rounds, args.path_filter.as_deref())?, &mut tables);
     }
     if wanted(Section::Isolation) {
         show(isolation::run(&fixture, args.rounds)?, &mut tables);

@@ -181,6 +181,7 @@ fn engine_config(operator: &OperatorLimits, isolation: Isolation) -> Config {
     pool.max_memory_size(operator.maximum.memory_bytes);
     pool.linear_memory_keep_resident(KEEP_RESIDENT);
     pool.table_keep_resident(KEEP_RESIDENT);
+    pool.pagemap_scan(wasmtime::Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }

@@ -100,11 +100,13 @@ impl<'a> Deciders<'a> {
 }
 
 /// Times every engine over the fixture's profiles.
-pub fn run(fixture: &Fixture, rounds: usize) -> anyhow::Result<Table> {
+pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Result<Table> {
     let engine = RuleEngine::new(mailrules::OperatorLimits::default())?;
     let rule = LoadedRule::load(&engine, &fixture.rule_path, None)?;
     let deciders = Deciders::new(fixture, &engine, &rule)?;
-    deciders.check_agreement(fixture.profiles.len())?;
+    if filter.is_none() {
+        deciders.check_agreement(fixture.profiles.len())?;
+    }
     let profiles = &fixture.profiles;
     let n = profiles.len();
     let segments = |d: PlainDecision| d.segments.len();
@@ -156,6 +158,9 @@ pub fn run(fixture: &Fixture, rounds: usize) -> anyhow::Result<Table> {
             )
         }),
     ];
+    if let Some(filter) = filter {
+        paths.retain(|p| p.name.contains(filter) || p.name.starts_with("native"));
+    }
     let best = best_per_item(&mut paths, rounds);
     let mut table = Table::new(
         "1. Rule evaluation per profile",
