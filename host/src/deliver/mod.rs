@@ -5,6 +5,7 @@
 mod eml_dir;
 mod maildir;
 mod smtp;
+pub mod smtp_client;
 
 pub use eml_dir::EmlDirTransport;
 pub use maildir::MaildirTransport;

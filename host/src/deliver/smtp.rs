@@ -1,12 +1,18 @@
-//! Delivery to an SMTP relay with lettre: pooled connections, STARTTLS or
-//! implicit TLS, AUTH, one envelope per recipient.
+//! Delivery to an SMTP relay, one envelope per recipient, over pooled
+//! connections. A plain `smtp://host:port` relay (the usual hop to a local
+//! MTA) uses mailrules' own pipelining client ([`super::smtp_client`]);
+//! STARTTLS, implicit TLS and AUTH go through lettre.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::Transport as _;
 use lettre::address::Envelope;
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::{PoolConfig, SmtpTransport};
 
+use super::smtp_client::Connection;
 use super::{DeliveryError, Severity, Transport};
 use crate::render::RenderedMessage;
 
@@ -14,14 +20,133 @@ use crate::render::RenderedMessage;
 /// `?tls=required` / `?tls=opportunistic`), `smtps://host:465` (implicit
 /// TLS), with `user:password@` for AUTH.
 pub struct SmtpRelay {
-    transport: SmtpTransport,
+    client: Client,
     url: String,
+}
+
+enum Client {
+    /// mailrules' client, for plain-text relays.
+    Plain(PlainPool),
+    /// lettre, for TLS and AUTH.
+    Lettre(SmtpTransport),
+}
+
+/// Idle connections are dropped after this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Open connections to a plain relay, shared by the delivery threads.
+struct PlainPool {
+    address: String,
+    hello_name: String,
+    timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+    max_idle: usize,
+}
+
+impl PlainPool {
+    fn take(&self) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(connection) = idle.pop() {
+            if connection.last_used.elapsed() < IDLE_TIMEOUT {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, connection: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push(connection);
+        } else {
+            drop(idle);
+            connection.quit();
+        }
+    }
+
+    fn open(&self) -> Result<Connection, DeliveryError> {
+        Connection::open(&self.address, &self.hello_name, self.timeout)
+    }
+
+    fn send(&self, from: &str, to: &str, bytes: &[u8]) -> Result<String, DeliveryError> {
+        let (mut connection, pooled) = match self.take() {
+            Some(connection) => (connection, true),
+            None => (self.open()?, false),
+        };
+        let mut result = connection.send(from, to, bytes);
+        if let Err(failed) = &result
+            && pooled
+            && failed.before_any_reply
+        {
+            // The relay closed the idle connection: once more on a new one.
+            connection = self.open()?;
+            result = connection.send(from, to, bytes);
+        }
+        match result {
+            Ok(reply) => {
+                self.give_back(connection);
+                Ok(reply.to_string())
+            }
+            Err(failed) => {
+                if failed.reusable {
+                    self.give_back(connection);
+                }
+                Err(failed.error)
+            }
+        }
+    }
+}
+
+impl Drop for PlainPool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for connection in idle {
+            connection.quit();
+        }
+    }
+}
+
+/// `host:port` of a plain `smtp://` URL without credentials or options,
+/// which the pipelining client serves; `None` for anything else.
+fn plain_address(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("smtp://")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains(['@', '?', '/', '#']) {
+        return None;
+    }
+    if rest.starts_with('[') {
+        // [v6]:port or [v6]
+        return Some(if rest.ends_with(']') {
+            format!("{rest}:25")
+        } else {
+            rest.to_string()
+        });
+    }
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Some(rest.to_string())
+        }
+        Some(_) => None,
+        None => Some(format!("{rest}:25")),
+    }
 }
 
 impl SmtpRelay {
     /// Connects lazily to the relay at `url`, keeping up to `connections`
     /// connections open.
     pub fn new(url: &str, connections: u32, timeout: Duration) -> Result<Self, String> {
+        if let Some(address) = plain_address(url) {
+            return Ok(SmtpRelay {
+                client: Client::Plain(PlainPool {
+                    address,
+                    hello_name: ClientId::default().to_string(),
+                    timeout,
+                    idle: Mutex::new(Vec::new()),
+                    max_idle: connections.max(1) as usize,
+                }),
+                url: url.to_string(),
+            });
+        }
         let transport = SmtpTransport::from_url(url)
             .map_err(|e| format!("relay `{}`: {e}", redact(url)))?
             .timeout(Some(timeout))
@@ -32,9 +157,39 @@ impl SmtpRelay {
             )
             .build();
         Ok(SmtpRelay {
-            transport,
+            client: Client::Lettre(transport),
             url: redact(url),
         })
+    }
+}
+
+fn send_with_lettre(
+    transport: &SmtpTransport,
+    from: Address,
+    to: Address,
+    bytes: &[u8],
+) -> Result<String, DeliveryError> {
+    let envelope = Envelope::new(Some(from), vec![to])
+        .map_err(|e| DeliveryError::permanent(format!("envelope: {e}")))?;
+    match transport.send_raw(&envelope, bytes) {
+        Ok(response) => Ok(format!(
+            "{} {}",
+            response.code(),
+            response.message().collect::<Vec<_>>().join(" ")
+        )),
+        Err(error) => {
+            let severity = if error.is_permanent() {
+                Severity::Permanent
+            } else {
+                Severity::Transient
+            };
+            let code = error.status().map(u16::from);
+            Err(DeliveryError {
+                severity,
+                code,
+                message: error.to_string(),
+            })
+        }
     }
 }
 
@@ -51,51 +206,49 @@ fn redact(url: &str) -> String {
 
 impl Transport for SmtpRelay {
     fn deliver(&self, message: &RenderedMessage) -> Result<String, DeliveryError> {
-        let envelope = Envelope::new(
-            Some(
-                message
-                    .envelope_from
-                    .parse()
-                    .map_err(|e| DeliveryError::permanent(format!("sender: {e}")))?,
-            ),
-            vec![
-                message
-                    .envelope_to
-                    .parse()
-                    .map_err(|e| DeliveryError::permanent(format!("recipient: {e}")))?,
-            ],
-        )
-        .map_err(|e| DeliveryError::permanent(format!("envelope: {e}")))?;
-        match self.transport.send_raw(&envelope, &message.bytes) {
-            Ok(response) => Ok(format!(
-                "{} {}",
-                response.code(),
-                response.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(error) => {
-                let severity = if error.is_permanent() {
-                    Severity::Permanent
-                } else {
-                    Severity::Transient
-                };
-                let code = error.status().map(u16::from);
-                Err(DeliveryError {
-                    severity,
-                    code,
-                    message: error.to_string(),
-                })
-            }
+        let from: Address = message
+            .envelope_from
+            .parse()
+            .map_err(|e| DeliveryError::permanent(format!("sender: {e}")))?;
+        let to: Address = message
+            .envelope_to
+            .parse()
+            .map_err(|e| DeliveryError::permanent(format!("recipient: {e}")))?;
+        match &self.client {
+            Client::Plain(pool) => pool.send(from.as_ref(), to.as_ref(), &message.bytes),
+            Client::Lettre(transport) => send_with_lettre(transport, from, to, &message.bytes),
         }
     }
 
     fn describe(&self) -> String {
-        format!("smtp relay {}", self.url)
+        let client = match self.client {
+            Client::Plain(_) => "pipelining client",
+            Client::Lettre(_) => "lettre",
+        };
+        format!("smtp relay {} ({client})", self.url)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_relays_are_recognized_and_everything_else_left_to_lettre() {
+        assert_eq!(
+            plain_address("smtp://127.0.0.1:2525").as_deref(),
+            Some("127.0.0.1:2525")
+        );
+        assert_eq!(
+            plain_address("smtp://mx.example").as_deref(),
+            Some("mx.example:25")
+        );
+        assert_eq!(plain_address("smtp://[::1]").as_deref(), Some("[::1]:25"));
+        assert_eq!(plain_address("smtp://mx.example:25?tls=required"), None);
+        assert_eq!(plain_address("smtp://user:pw@mx.example:587"), None);
+        assert_eq!(plain_address("smtps://mx.example"), None);
+        assert_eq!(plain_address("smtp://mx.example:port"), None);
+    }
 
     #[test]
     fn passwords_are_not_shown() {
