@@ -1,40 +1,54 @@
 //! Running a program and reading its wall time and peak memory.
+//!
+//! Peak memory is read from `/proc/<pid>/status` (`VmHWM`, the high-water
+//! mark of the program's own address space) while it runs. The `wait4`
+//! figure is no use here: Linux carries the spawning process's high-water
+//! mark across `exec` into the child's `ru_maxrss`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// How often the high-water mark is read.
+const POLL: Duration = Duration::from_millis(5);
 
 /// How a finished child process went.
 #[derive(Debug, Clone, Copy)]
 pub struct Finished {
     /// Wall time from spawn to exit.
     pub elapsed: Duration,
-    /// Peak resident memory, bytes.
+    /// Peak resident memory, bytes (as last read before the exit).
     pub peak_rss: u64,
     /// Whether it exited with status 0.
     pub success: bool,
 }
 
-/// Runs `command` to completion, measuring it with `wait4`.
+/// `VmHWM` of process `pid`, in bytes, while it has an address space.
+fn high_water_mark(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Runs `command` to completion, measuring it.
 pub fn run_measured(command: &mut Command) -> std::io::Result<Finished> {
     let started = Instant::now();
-    let child = command.spawn()?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet waited for; both pointers are
-    // valid for the duration of the call.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = started.elapsed();
-    if waited != pid {
-        return Err(std::io::Error::last_os_error());
-    }
-    // The child is reaped; dropping its handle does not wait again.
-    drop(child);
+    let mut child = command.spawn()?;
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(hwm) = high_water_mark(pid) {
+            peak = peak.max(hwm);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(POLL);
+    };
     Ok(Finished {
-        elapsed,
-        peak_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
-        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        elapsed: started.elapsed(),
+        peak_rss: peak,
+        success: status.success(),
     })
 }
 
@@ -43,10 +57,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_status_and_memory_are_reported() {
-        let ok = run_measured(&mut Command::new("true")).unwrap();
+    fn exit_status_and_the_programs_own_memory_are_reported() {
+        // A parent holding a lot of memory must not inflate the child's peak.
+        let ballast = vec![1u8; 200 << 20];
+        let ok = run_measured(Command::new("sleep").arg("0.1")).unwrap();
         assert!(ok.success);
         assert!(ok.peak_rss > 0);
+        assert!(ok.peak_rss < 100 << 20, "{} bytes", ok.peak_rss);
+        assert!(ok.elapsed >= Duration::from_millis(100));
+        std::hint::black_box(&ballast);
         let failed = run_measured(&mut Command::new("false")).unwrap();
         assert!(!failed.success);
     }

@@ -81,3 +81,41 @@ fn eml_files_parse_as_mail() {
         assert!(!text.contains("\r\nBcc:"), "{text}");
     }
 }
+
+#[test]
+fn with_rules_off_every_consenting_recipient_gets_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = root().join("examples/profiles.jsonl");
+    let output = send(dir.path(), &path, &["--fallback-only"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (entries, _, _) = mailrules::journal::read(&dir.path().join("journal")).unwrap();
+    let recipients: Vec<_> = entries
+        .into_iter()
+        .filter_map(|e| match e {
+            mailrules::journal::Entry::Recipient(r) => Some(r),
+            mailrules::journal::Entry::Started { .. } => None,
+        })
+        .collect();
+    let consenting = read_jsonl(&path)
+        .iter()
+        .filter(|p| p["consent"]["email_marketing"] == true)
+        .count();
+    let sent: Vec<_> = recipients.iter().filter(|r| r.status == "fallback").collect();
+    // No rule ran, so nobody was suppressed by it (the reference pack
+    // suppresses some): every consenting recipient got the fallback.
+    assert_eq!(sent.len(), consenting);
+    for r in &sent {
+        assert_eq!(r.subject.as_deref(), Some("default"));
+        assert!(r.segments.is_empty());
+        assert!(
+            r.reason.as_deref().unwrap_or_default().starts_with("rules-off"),
+            "{:?}",
+            r.reason
+        );
+    }
+    assert_eq!(files(&dir.path().join("maildir/new")), consenting);
+}

@@ -196,3 +196,34 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
     ]);
     Ok(table)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_decides_as_the_native_code() {
+        let fixture = Fixture::new(600).unwrap();
+        let engine = RuleEngine::new(mailrules::OperatorLimits::default()).unwrap();
+        let rule = LoadedRule::load(&engine, &fixture.rule_path, None).unwrap();
+        let deciders = Deciders::new(&fixture, &engine, &rule).unwrap();
+        deciders.check_agreement(fixture.profiles.len()).unwrap();
+        // The comparison covers the interesting cases, not only defaults.
+        let suppressed = fixture
+            .profiles
+            .iter()
+            .filter(|p| deciders.native(p).suppress.is_some())
+            .count();
+        assert!(suppressed > 0 && suppressed < fixture.profiles.len());
+    }
+
+    #[test]
+    fn a_wrong_peer_is_caught() {
+        let fixture = Fixture::new(50).unwrap();
+        let engine = RuleEngine::new(mailrules::OperatorLimits::default()).unwrap();
+        let rule = LoadedRule::load(&engine, &fixture.rule_path, None).unwrap();
+        let mut deciders = Deciders::new(&fixture, &engine, &rule).unwrap();
+        deciders.lua = LuaRule::new(&fixture.campaign, fixture.now + 400 * 86_400).unwrap();
+        assert!(deciders.check_agreement(fixture.profiles.len()).is_err());
+    }
+}

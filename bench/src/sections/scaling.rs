@@ -35,7 +35,7 @@ pub fn run(fixture: &Fixture, sizes: &[usize], work: &Path) -> anyhow::Result<Ta
             "Generated profiles (JSON Lines, about 5% without consent) through the CLI, \
              streaming, decisions to /dev/null, default settings (fresh sandbox per \
              profile, one evaluation thread per CPU). Peak memory is the process's \
-             maximum resident set (`wait4`); the last column compares it to the \
+             maximum resident set (`VmHWM`, read while it runs); the last column compares it to the \
              {} row.",
             count(sizes.get(1).copied().unwrap_or(sizes[0]) as f64)
         ),
