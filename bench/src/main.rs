@@ -30,7 +30,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000, 1_000_000])]
     scale: Vec<usize>,
     /// Recipients for the delivery section.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 30_000)]
     recipients: usize,
     /// Where generated inputs, journals and spools go (kept between runs).
     #[arg(long, default_value = "target/bench")]
