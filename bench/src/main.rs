@@ -76,7 +76,10 @@ fn main() -> anyhow::Result<()> {
         tables.push(table);
     };
     if wanted(Section::Eval) {
-        show(evaluation::run(&fixture, args.rounds, args.path_filter.as_deref())?, &mut tables);
+        show(
+            evaluation::run(&fixture, args.rounds, args.path_filter.as_deref())?,
+            &mut tables,
+        );
     }
     if wanted(Section::Isolation) {
         show(isolation::run(&fixture, args.rounds)?, &mut tables);

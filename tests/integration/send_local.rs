@@ -104,7 +104,10 @@ fn with_rules_off_every_consenting_recipient_gets_the_fallback() {
         .iter()
         .filter(|p| p["consent"]["email_marketing"] == true)
         .count();
-    let sent: Vec<_> = recipients.iter().filter(|r| r.status == "fallback").collect();
+    let sent: Vec<_> = recipients
+        .iter()
+        .filter(|r| r.status == "fallback")
+        .collect();
     // No rule ran, so nobody was suppressed by it (the reference pack
     // suppresses some): every consenting recipient got the fallback.
     assert_eq!(sent.len(), consenting);
@@ -112,7 +115,10 @@ fn with_rules_off_every_consenting_recipient_gets_the_fallback() {
         assert_eq!(r.subject.as_deref(), Some("default"));
         assert!(r.segments.is_empty());
         assert!(
-            r.reason.as_deref().unwrap_or_default().starts_with("rules-off"),
+            r.reason
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("rules-off"),
             "{:?}",
             r.reason
         );

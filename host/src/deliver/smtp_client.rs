@@ -330,7 +330,10 @@ mod tests {
 
     #[test]
     fn leading_dots_are_doubled_and_the_end_is_marked() {
-        assert_eq!(dot_stuffed(b"a\r\n.b\r\n..c\r\n"), b"a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(
+            dot_stuffed(b"a\r\n.b\r\n..c\r\n"),
+            b"a\r\n..b\r\n...c\r\n.\r\n"
+        );
         assert_eq!(dot_stuffed(b".x"), b"..x\r\n.\r\n");
         assert_eq!(dot_stuffed(b"a.b\r\n"), b"a.b\r\n.\r\n");
         assert_eq!(dot_stuffed(b""), b"\r\n.\r\n");
@@ -357,7 +360,9 @@ mod tests {
 
     /// A scripted server on loopback: answers each received command line
     /// from `script` and records what it got.
-    fn scripted_server(script: Vec<(&'static str, &'static str)>) -> (String, std::thread::JoinHandle<String>) {
+    fn scripted_server(
+        script: Vec<(&'static str, &'static str)>,
+    ) -> (String, std::thread::JoinHandle<String>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let handle = std::thread::spawn(move || {
@@ -375,14 +380,13 @@ mod tests {
                     break;
                 }
                 seen.push_str(&line);
-                if in_data {
-                    if line == ".\r\n" {
-                        in_data = false;
-                    } else {
-                        continue;
-                    }
+                // Inside DATA only the end-of-data line gets an answer.
+                if in_data && line != ".\r\n" {
+                    continue;
                 }
-                let Some((expect, answer)) = steps.next() else { break };
+                let Some((expect, answer)) = steps.next() else {
+                    break;
+                };
                 assert!(line.starts_with(expect), "expected {expect}, got {line:?}");
                 in_data = answer.starts_with("354");
                 writer.write_all(answer.as_bytes()).unwrap();
@@ -404,7 +408,9 @@ mod tests {
         ]);
         let mut c = Connection::open(&address, "client.test", Duration::from_secs(5)).unwrap();
         assert!(c.pipelining && c.eight_bit_mime && !c.smtp_utf8);
-        let reply = c.send("a@x.test", "b@y.test", b"Subject: x\r\n\r\n.hidden\r\n").unwrap();
+        let reply = c
+            .send("a@x.test", "b@y.test", b"Subject: x\r\n\r\n.hidden\r\n")
+            .unwrap();
         assert_eq!(reply.to_string(), "250 2.0.0 queued as 1");
         c.quit();
         let seen = server.join().unwrap();

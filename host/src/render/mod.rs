@@ -270,7 +270,9 @@ impl Renderer {
         format!("<{hash}.{}@{}>", self.campaign_id, self.domain)
     }
 
-    fn render(&self, name: &str, fields: &MergeFields<'_>) -> Result<String, RenderError> {
+    /// Renders template `name` with `fields`: the merge fields made into a
+    /// template value once per stage of a message, not once per template.
+    fn render(&self, name: &str, fields: &minijinja::Value) -> Result<String, RenderError> {
         let template = self
             .env
             .get_template(name)
@@ -303,22 +305,23 @@ impl Renderer {
             .parse()
             .map_err(|_| RenderError::Recipient(profile.email.clone()))?;
         let mut fields = MergeFields::new(&self.campaign_id, profile, outcome);
+        let values = minijinja::Value::from_serialize(&fields);
         let subject = header_text(
-            &self.render(&subject_template(subject_id), &fields)?,
+            &self.render(&subject_template(subject_id), &values)?,
             MAX_SUBJECT_CHARS,
         );
         let preheader = header_text(
-            &self.render(&preheader_template(preheader_id), &fields)?,
+            &self.render(&preheader_template(preheader_id), &values)?,
             500,
         );
-        let unsubscribe_url = header_text(&self.render(UNSUBSCRIBE_URL, &fields)?, 800);
+        let unsubscribe_url = header_text(&self.render(UNSUBSCRIBE_URL, &values)?, 800);
         let mut html_blocks = Vec::with_capacity(blocks.0.len());
         for (slot, block) in &blocks.0 {
             html_blocks.push((
                 slot.clone(),
-                self.render(&block_template(slot, block, "html"), &fields)?,
+                self.render(&block_template(slot, block, "html"), &values)?,
             ));
-            let text = self.render(&block_template(slot, block, "txt"), &fields)?;
+            let text = self.render(&block_template(slot, block, "txt"), &values)?;
             fields
                 .blocks
                 .insert(slot.clone(), minijinja::Value::from(text));
@@ -326,18 +329,19 @@ impl Renderer {
         fields.subject = Some(subject.clone());
         fields.preheader = Some(preheader.clone());
         fields.unsubscribe_url = Some(unsubscribe_url.clone());
-        let text = self.render(LAYOUT_TEXT, &fields)?;
+        let text = self.render(LAYOUT_TEXT, &minijinja::Value::from_serialize(&fields))?;
         // Blocks were escaped when they were rendered; the layout inserts
         // them as they are.
         fields.blocks = html_blocks
             .into_iter()
             .map(|(slot, html)| (slot, minijinja::Value::from_safe_string(html)))
             .collect();
-        let html = with_hidden_preheader(&self.render(LAYOUT_HTML, &fields)?, &preheader);
+        let values = minijinja::Value::from_serialize(&fields);
+        let html = with_hidden_preheader(&self.render(LAYOUT_HTML, &values)?, &preheader);
 
         let mut unsubscribe = format!("<{unsubscribe_url}>");
         if self.settings.unsubscribe_mailto.is_some() {
-            let mailto = header_text(&self.render(UNSUBSCRIBE_MAILTO, &fields)?, 300);
+            let mailto = header_text(&self.render(UNSUBSCRIBE_MAILTO, &values)?, 300);
             unsubscribe.push_str(&format!(", <mailto:{mailto}>"));
         }
         let message_id = self.message_id(&profile.id);
@@ -354,7 +358,7 @@ impl Renderer {
             builder = builder.reply_to(reply_to.clone());
         }
         if self.settings.feedback_id.is_some() {
-            builder = builder.header(FeedbackId(self.render(FEEDBACK_ID, &fields)?));
+            builder = builder.header(FeedbackId(self.render(FEEDBACK_ID, &values)?));
         }
         let body = MultiPart::alternative()
             .singlepart(
