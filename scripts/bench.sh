@@ -15,4 +15,4 @@ if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
 fi
 cargo build --release --quiet -p mailrules -p mailrules-bench
 if [ "${1:-}" = "--help" ]; then exec target/release/mailrules-bench --help; fi
-target/release/mailrules-bench --write BENCHMARKS.md --command "scripts/bench.sh $*" "$@"
+target/release/mailrules-bench --write BENCHMARKS.md --command "scripts/bench.sh${*:+ $*}" "$@"
