@@ -4,6 +4,8 @@
 //! in one run, side by side, and reported as a ratio, because a shared
 //! machine's absolute times drift from run to run.
 
+#![warn(missing_docs)]
+
 pub mod child;
 pub mod fixture;
 pub mod machine;
