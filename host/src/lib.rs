@@ -23,6 +23,7 @@ pub mod rule;
 pub mod run;
 pub mod sandbox;
 pub mod summary;
+mod threads;
 
 pub use campaign::Campaign;
 pub use engine::{Isolation, RuleEngine};

@@ -2,7 +2,7 @@
 //! input order in the output and memory bounded by one batch.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use crate::evaluate::{Evaluator, Session};
@@ -10,6 +10,7 @@ use crate::outcome::{Outcome, Status};
 use crate::policy;
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
+use crate::threads::spawn_named;
 
 /// Records per chunk handed to an evaluation thread (rounded up to a
 /// multiple of the reuse count in batch mode).
@@ -93,8 +94,7 @@ pub fn run<E>(
     let chunk_len = BATCH_PER_THREAD.div_ceil(unit) * unit;
     let in_flight = jobs * 4;
     std::thread::scope(|scope| {
-        let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(jobs);
-        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (work_tx, work_rx) = crossbeam_channel::bounded::<Chunk>(jobs);
         let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Processed>)>();
         let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
         for _ in 0..in_flight {
@@ -103,7 +103,7 @@ pub fn run<E>(
                 .expect("the receiver is alive and the channel has room");
         }
 
-        scope.spawn(move || {
+        spawn_named(scope, "read-profiles", move || {
             let mut records = records;
             let (mut sequence, mut first) = (0u64, 0u64);
             loop {
@@ -127,15 +127,10 @@ pub fn run<E>(
             }
         });
         for _ in 0..jobs {
-            let work_rx = Arc::clone(&work_rx);
+            let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
-            scope.spawn(move || {
-                loop {
-                    let next = work_rx
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .recv();
-                    let Ok(chunk) = next else { break };
+            spawn_named(scope, "evaluate", move || {
+                for chunk in work_rx {
                     let mut session = evaluator.session();
                     let results = chunk
                         .records
@@ -149,6 +144,7 @@ pub fn run<E>(
                 }
             });
         }
+        drop(work_rx);
         drop(done_tx);
 
         let mut waiting: BTreeMap<u64, Vec<Processed>> = BTreeMap::new();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::deliver::{DeliveryError, Transport};
@@ -20,6 +20,7 @@ use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
 use crate::render::Renderer;
 use crate::run::{Processed, run};
+use crate::threads::spawn_named;
 
 /// How delivery behaves.
 #[derive(Debug, Clone)]
@@ -224,30 +225,32 @@ pub fn send(
     };
     let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
         let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
-        let (work_tx, work_rx) = mpsc::sync_channel::<(Outcome, Arc<Profile>)>(connections * 2);
-        let work_rx = Arc::new(Mutex::new(work_rx));
+        // Many delivery threads take from one queue: a multi-consumer
+        // channel, so an idle thread waits in the channel rather than on a
+        // lock held by another waiting thread.
+        let (work_tx, work_rx) =
+            crossbeam_channel::bounded::<(Outcome, Arc<Profile>)>(connections * 2);
 
-        let recorder = scope.spawn(move || -> Result<BTreeMap<Fate, u64>, SendError> {
-            let mut fates = BTreeMap::new();
-            for (fate, entry) in journal_rx {
-                journal.append(&entry)?;
-                *fates.entry(fate).or_insert(0) += 1;
-                on_recipient(fate);
-            }
-            journal.sync()?;
-            Ok(fates)
-        });
+        let recorder = spawn_named(
+            scope,
+            "journal",
+            move || -> Result<BTreeMap<Fate, u64>, SendError> {
+                let mut fates = BTreeMap::new();
+                for (fate, entry) in journal_rx {
+                    journal.append(&entry)?;
+                    *fates.entry(fate).or_insert(0) += 1;
+                    on_recipient(fate);
+                }
+                journal.sync()?;
+                Ok(fates)
+            },
+        );
         for _ in 0..connections {
-            let work_rx = Arc::clone(&work_rx);
+            let work_rx = work_rx.clone();
             let journal_tx = journal_tx.clone();
             let breaker = &breaker;
-            scope.spawn(move || {
-                loop {
-                    let next = work_rx
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .recv();
-                    let Ok((outcome, profile)) = next else { break };
+            spawn_named(scope, "deliver", move || {
+                for (outcome, profile) in work_rx {
                     let record =
                         deliver_one(renderer, transport, options, &outcome, &profile, breaker);
                     if journal_tx.send(record).is_err() {
@@ -256,6 +259,9 @@ pub fn send(
                 }
             });
         }
+        // Only the delivery threads receive: if they all stop, sending fails
+        // instead of waiting for room forever.
+        drop(work_rx);
         let evaluated = run(evaluator, records, jobs, |processed: Processed| {
             let Processed {
                 outcome, profile, ..

@@ -189,6 +189,10 @@ fn smtp_source(port: u16, size: usize, recipients: usize, sessions: usize) -> an
 
 /// Measures every delivery path against one `smtp-sink`.
 pub fn run(fixture: &Fixture, recipients: usize, work: &Path) -> anyhow::Result<Table> {
+    anyhow::ensure!(
+        recipients >= 100,
+        "--recipients {recipients}: the delivery section needs at least 100 to measure a rate"
+    );
     std::fs::create_dir_all(work)?;
     let sink = SmtpSink::start(&[]);
     let url = sink.url();
