@@ -167,7 +167,12 @@ fn unreadable_profiles_are_named_on_stderr() {
         "--profiles",
         profiles.to_str().unwrap(),
     ]);
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("1 input records could not be read"),
+        "{}",
+        text(&output.stderr)
+    );
     assert!(
         text(&output.stderr).contains("p.jsonl: line 2:"),
         "{}",

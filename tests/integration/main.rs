@@ -11,5 +11,6 @@ mod harness;
 mod loading;
 mod mail;
 mod malformed_input;
+mod preview;
 mod reference_pack;
 mod send_local;

@@ -125,3 +125,21 @@ fn with_rules_off_every_consenting_recipient_gets_the_fallback() {
     }
     assert_eq!(files(&dir.path().join("maildir/new")), consenting);
 }
+
+#[test]
+fn an_unreadable_record_costs_that_record_and_the_exit_status_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(root().join("examples/profiles.jsonl")).unwrap();
+    text.push_str("{\"id\":\"broken\",\"email\":\n");
+    let path = dir.path().join("profiles.jsonl");
+    std::fs::write(&path, text).unwrap();
+    let output = send(dir.path(), &path, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("1 input records could not be read"),
+        "{stderr}"
+    );
+    // Everyone else was still sent.
+    assert_eq!(files(&dir.path().join("maildir/new")), 20);
+}

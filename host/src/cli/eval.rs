@@ -68,7 +68,9 @@ enum FormatArg {
     Msgpack,
 }
 
-/// Evaluates every profile; exit code 0 when the run completed.
+/// Evaluates every profile; exit code 0 when the run completed and every
+/// record was readable, [`super::EXIT_UNREADABLE_RECORDS`] when it completed
+/// but some records were not.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let campaign = Arc::new(Campaign::load(&args.campaign)?);
     let now = super::campaign_time(args.now.as_deref(), &campaign)?;
@@ -142,6 +144,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.quiet {
         eprint!("{}", summary.table());
+    }
+    if errors_shown > 0 {
+        eprintln!(
+            "mailrules: {errors_shown} input records could not be read (status `error`); every other profile was evaluated"
+        );
+        return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Exit status of `eval` and `send` when the run completed but some input
+/// records could not be read (each has status `error` with its line).
+pub const EXIT_UNREADABLE_RECORDS: u8 = 4;
+
 pub use options::{EngineOptions, SendOptions, campaign_time, progress_bar};
 
 /// Runs tenants' email segmentation and personalization rules (WebAssembly

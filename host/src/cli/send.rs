@@ -199,5 +199,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(3));
     }
+    if summary.count(Fate::Error) > 0 {
+        eprintln!(
+            "mailrules: {} input records could not be read (fate `error` in the journal); every other recipient was handled",
+            summary.count(Fate::Error)
+        );
+        return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
+    }
     Ok(ExitCode::SUCCESS)
 }
