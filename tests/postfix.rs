@@ -11,6 +11,18 @@ use crate::root;
 /// The relay URL.
 pub const RELAY: &str = "smtp://127.0.0.1:2525";
 
+/// The listener that requires STARTTLS and AUTH (same delivery).
+pub const STARTTLS_AUTH_ADDRESS: &str = "127.0.0.1:2587";
+
+/// The listener with implicit TLS that requires AUTH (same delivery).
+pub const IMPLICIT_TLS_AUTH_ADDRESS: &str = "127.0.0.1:2465";
+
+/// The test CA that signed those listeners' certificate (for 127.0.0.1).
+pub const TEST_CA: &str = "/etc/postfix/mailrules-tls/ca.pem";
+
+/// The SASL login those listeners accept: user and password.
+pub const LOGIN: (&str, &str) = ("mailrules", "relay-secret");
+
 /// Where Postfix delivers.
 pub fn maildir() -> PathBuf {
     PathBuf::from("/var/mail/mailrules/catchall")
@@ -18,15 +30,18 @@ pub fn maildir() -> PathBuf {
 
 /// Fails the test with instructions when Postfix is not listening.
 pub fn require() {
-    if std::net::TcpStream::connect_timeout(
-        &"127.0.0.1:2525".parse().unwrap(),
-        Duration::from_secs(2),
-    )
-    .is_err()
-    {
-        panic!(
-            "no Postfix on 127.0.0.1:2525: run scripts/postfix-loopback.sh as root (scripts/test.sh does)"
-        );
+    for address in [
+        "127.0.0.1:2525",
+        STARTTLS_AUTH_ADDRESS,
+        IMPLICIT_TLS_AUTH_ADDRESS,
+    ] {
+        if std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_secs(2))
+            .is_err()
+        {
+            panic!(
+                "no Postfix on {address}: run scripts/postfix-loopback.sh as root (scripts/test.sh does)"
+            );
+        }
     }
 }
 
@@ -105,6 +120,15 @@ pub fn remove(domain: &str) {
     for (path, _) in files(domain) {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// The first 4 KiB of every message delivered to `domain`, as text: the
+/// headers Postfix added (Received, Delivered-To) and the message's own.
+pub fn heads(domain: &str) -> Vec<String> {
+    files(domain)
+        .into_iter()
+        .map(|(_, head)| String::from_utf8_lossy(&head).into_owned())
+        .collect()
 }
 
 /// Counts files delivered to `domain` (cheap, for polling).

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::deliver::{DeliveryError, Transport};
+use crate::deliver::{DeliveryError, Severity, Transport};
 use crate::evaluate::Evaluator;
 use crate::journal::{Entry, Fate, History, JournalError, JournalWriter, RecipientEntry};
 use crate::outcome::{Outcome, Status};
@@ -59,6 +59,9 @@ pub struct SendSummary {
     pub duplicates: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// The relay's reply when it refused the sender (authentication) and
+    /// sending stopped.
+    pub refused: Option<String>,
 }
 
 impl SendSummary {
@@ -126,15 +129,32 @@ fn deliver_with_retries(
 }
 
 /// Counts recipients deferred in a row; once past the limit, delivery stops
-/// being attempted (the relay is down).
+/// being attempted (the relay is down). A relay that refuses the sender
+/// itself stops delivery at once.
 struct Breaker {
     deferred_in_a_row: AtomicU64,
     limit: u64,
+    refused: OnceLock<String>,
 }
 
 impl Breaker {
     fn open(&self) -> bool {
-        self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
+        self.refused.get().is_some() || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
+    }
+
+    /// Why delivery is no longer attempted.
+    fn reason(&self) -> String {
+        match self.refused.get() {
+            Some(reply) => format!("not attempted: the relay refused the sender: {reply}"),
+            None => format!(
+                "not attempted: {} recipients in a row were deferred",
+                self.limit
+            ),
+        }
+    }
+
+    fn refuse(&self, reply: &str) {
+        let _ = self.refused.set(reply.to_owned());
     }
 
     fn record(&self, fate: Fate) {
@@ -167,19 +187,21 @@ fn deliver_one(
     };
     let id = Some(message.message_id.clone());
     if breaker.open() {
-        let reply = format!(
-            "not attempted: {} recipients in a row were deferred",
-            breaker.limit
-        );
         return (
             Fate::Deferred,
-            entry(outcome, Fate::Deferred, id, Some(reply)),
+            entry(outcome, Fate::Deferred, id, Some(breaker.reason())),
         );
     }
     let (fate, reply) = match deliver_with_retries(transport, &message, options) {
         Ok(reply) => (Fate::Delivered, reply),
-        Err(error) if error.is_transient() => (Fate::Deferred, error.message),
-        Err(error) => (Fate::Failed, error.message),
+        Err(error) => match error.severity {
+            Severity::Transient => (Fate::Deferred, error.message),
+            Severity::Permanent => (Fate::Failed, error.message),
+            Severity::Refused => {
+                breaker.refuse(&error.message);
+                (Fate::Deferred, error.message)
+            }
+        },
     };
     breaker.record(fate);
     (fate, entry(outcome, fate, id, Some(reply)))
@@ -222,6 +244,7 @@ pub fn send(
     let breaker = Breaker {
         deferred_in_a_row: AtomicU64::new(0),
         limit: options.give_up_after.max(1) as u64,
+        refused: OnceLock::new(),
     };
     let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
         let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
@@ -295,6 +318,7 @@ pub fn send(
         already_done: already_done.load(Ordering::Relaxed),
         duplicates: duplicates.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
+        refused: breaker.refused.get().cloned(),
         ..summary
     })
 }

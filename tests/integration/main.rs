@@ -13,4 +13,5 @@ mod mail;
 mod malformed_input;
 mod preview;
 mod reference_pack;
+mod relay_tls;
 mod send_local;

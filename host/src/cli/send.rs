@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{Context, bail};
 use clap::Args;
 use mailrules::campaign::Campaign;
 use mailrules::deliver::{EmlDirTransport, MaildirTransport, SmtpRelay, Transport};
@@ -34,10 +35,16 @@ pub struct SendArgs {
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
     /// SMTP relay URL: smtp://host:port (`?tls=required` for STARTTLS),
-    /// smtps://host:465, with user:password@ for AUTH. Without it (and
-    /// without --eml-dir) messages go to the Maildir.
+    /// smtps://host:465, with user:password@ for AUTH (or just user@, with
+    /// the password in $MAILRULES_RELAY_PASSWORD, out of the process list).
+    /// Without it (and without --eml-dir) messages go to the Maildir.
     #[arg(long, value_name = "URL", conflicts_with = "eml_dir")]
     relay: Option<String>,
+    /// Also trust the certificate authorities in this PEM file for the
+    /// relay's TLS certificate (a private relay with an internal CA); the
+    /// built-in web roots stay trusted. Needs a TLS relay URL.
+    #[arg(long, value_name = "CA.pem", requires = "relay")]
+    relay_ca: Option<PathBuf>,
     /// The Maildir used when no relay is given.
     #[arg(long, value_name = "DIR", default_value = "maildir")]
     maildir: PathBuf,
@@ -90,14 +97,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let (engine, rule) = args.engine.load(&args.rules)?;
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
     let transport: Box<dyn Transport> = match (&args.relay, &args.eml_dir) {
-        (Some(url), _) => Box::new(
-            SmtpRelay::new(
-                url,
-                args.connections as u32,
-                Duration::from_secs(args.smtp_timeout),
-            )
-            .map_err(anyhow::Error::msg)?,
-        ),
+        (Some(url), _) => Box::new(relay(
+            url,
+            args.relay_ca.as_deref(),
+            args.connections as u32,
+            Duration::from_secs(args.smtp_timeout),
+        )?),
         (None, Some(dir)) => Box::new(EmlDirTransport::create(dir.clone())?),
         (None, None) => Box::new(MaildirTransport::create(args.maildir.clone())?),
     };
@@ -192,6 +197,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {:<10} {:>9}", fate.as_str(), summary.count(fate));
     }
     eprintln!("journal: {}", journal_path.display());
+    if let Some(reply) = &summary.refused {
+        eprintln!(
+            "mailrules: the relay refused the sender, so sending stopped: {reply}\n  fix the relay's credentials (user:password@ in --relay or ${RELAY_PASSWORD_VARIABLE}) and run the same command again"
+        );
+    }
     if summary.count(Fate::Deferred) > 0 {
         eprintln!(
             "mailrules: {} recipients deferred: run the same command again to retry them",
@@ -207,4 +217,78 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Environment variable with the relay password, for a URL with a user
+/// and no password.
+const RELAY_PASSWORD_VARIABLE: &str = "MAILRULES_RELAY_PASSWORD";
+
+/// The relay, with the password from the environment and the extra CA.
+fn relay(
+    url: &str,
+    ca: Option<&std::path::Path>,
+    connections: u32,
+    timeout: Duration,
+) -> anyhow::Result<SmtpRelay> {
+    let url = with_password_from_environment(url, std::env::var(RELAY_PASSWORD_VARIABLE).ok())?;
+    let relay = match ca {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the CA certificate", path.display()))?;
+            if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                bail!(
+                    "{}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+                    path.display()
+                );
+            }
+            SmtpRelay::with_trusted_ca(&url, connections, timeout, &pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => SmtpRelay::new(&url, connections, timeout).map_err(anyhow::Error::msg)?,
+    };
+    Ok(relay)
+}
+
+/// `url` with `password` filled in when it names a user but no password.
+fn with_password_from_environment(url: &str, password: Option<String>) -> anyhow::Result<String> {
+    let Some(password) = password else {
+        return Ok(url.to_owned());
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("--relay: {e}"))?;
+    if parsed.username().is_empty() || parsed.password().is_some() {
+        return Ok(url.to_owned());
+    }
+    parsed
+        .set_password(Some(&password))
+        .map_err(|()| anyhow::anyhow!("--relay: this URL cannot carry a password"))?;
+    Ok(parsed.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_password_from_environment;
+
+    #[test]
+    fn the_environment_password_fills_a_url_with_a_user_only() {
+        let filled = |url: &str, password: Option<&str>| {
+            with_password_from_environment(url, password.map(str::to_owned)).unwrap()
+        };
+        assert_eq!(
+            filled("smtp://bob@mx.example:587?tls=required", Some("p@ss:w/rd")),
+            "smtp://bob:p%40ss%3Aw%2Frd@mx.example:587?tls=required"
+        );
+        // A password in the URL wins; no user, no password; no variable, no change.
+        assert_eq!(
+            filled("smtp://bob:mine@mx.example", Some("x")),
+            "smtp://bob:mine@mx.example"
+        );
+        assert_eq!(
+            filled("smtp://mx.example:25", Some("x")),
+            "smtp://mx.example:25"
+        );
+        assert_eq!(
+            filled("smtps://bob@mx.example", None),
+            "smtps://bob@mx.example"
+        );
+    }
 }

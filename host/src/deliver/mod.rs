@@ -30,6 +30,10 @@ pub enum Severity {
     Transient,
     /// 5xx replies, invalid addresses: trying again will not help.
     Permanent,
+    /// The relay refused the sender itself (authentication required or
+    /// failed): no recipient can be served until its configuration is
+    /// fixed, so sending stops and the recipients stay deferred.
+    Refused,
 }
 
 /// A failed delivery.
@@ -63,6 +67,15 @@ impl DeliveryError {
         }
     }
 
+    /// The relay refused the sender, not this recipient.
+    pub fn refused(code: Option<u16>, message: impl Into<String>) -> Self {
+        DeliveryError {
+            severity: Severity::Refused,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// Whether trying again may help.
     pub fn is_transient(&self) -> bool {
         self.severity == Severity::Transient
@@ -72,6 +85,13 @@ impl DeliveryError {
     pub fn is_permanent(&self) -> bool {
         self.severity == Severity::Permanent
     }
+}
+
+/// SMTP replies about the client's authentication (RFC 4954): 530
+/// required, 534 mechanism too weak, 535 credentials invalid, 538
+/// encryption required. They concern every recipient alike.
+pub(crate) fn refuses_the_sender(code: u16) -> bool {
+    matches!(code, 530 | 534 | 535 | 538)
 }
 
 /// A file name derived from the Message-ID: the same message always lands

@@ -29,9 +29,12 @@ impl Reply {
         (200..400).contains(&self.code)
     }
 
-    /// The reply as an error (4xx transient, everything else permanent).
+    /// The reply as an error (authentication replies refuse the sender, 4xx
+    /// transient, everything else permanent).
     fn error(&self, during: &str) -> DeliveryError {
-        let severity = if (400..500).contains(&self.code) {
+        let severity = if super::refuses_the_sender(self.code) {
+            Severity::Refused
+        } else if (400..500).contains(&self.code) {
             Severity::Transient
         } else {
             Severity::Permanent
