@@ -255,6 +255,27 @@ fn send_with_lettre(
     }
 }
 
+/// `address` if it can go into `MAIL FROM:<…>` / `RCPT TO:<…>` as it is:
+/// one `@` inside, no brackets, spaces or control characters. (Rendered
+/// messages carry addresses lettre has already validated; this guards the
+/// command line against anything else.)
+fn envelope_address<'a>(address: &'a str, role: &str) -> Result<&'a str, DeliveryError> {
+    let well_formed = address.contains('@')
+        && !address.starts_with('@')
+        && !address.ends_with('@')
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+    if well_formed {
+        Ok(address)
+    } else {
+        Err(DeliveryError::permanent(format!(
+            "{role}: `{}` is not an address",
+            address.escape_debug()
+        )))
+    }
+}
+
 /// The URL without its password.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -268,17 +289,23 @@ fn redact(url: &str) -> String {
 
 impl Transport for SmtpRelay {
     fn deliver(&self, message: &RenderedMessage) -> Result<String, DeliveryError> {
-        let from: Address = message
-            .envelope_from
-            .parse()
-            .map_err(|e| DeliveryError::permanent(format!("sender: {e}")))?;
-        let to: Address = message
-            .envelope_to
-            .parse()
-            .map_err(|e| DeliveryError::permanent(format!("recipient: {e}")))?;
         match &self.client {
-            Client::Plain(pool) => pool.send(from.as_ref(), to.as_ref(), &message.bytes),
-            Client::Lettre(transport) => send_with_lettre(transport, from, to, &message.bytes),
+            Client::Plain(pool) => pool.send(
+                envelope_address(&message.envelope_from, "sender")?,
+                envelope_address(&message.envelope_to, "recipient")?,
+                &message.bytes,
+            ),
+            Client::Lettre(transport) => {
+                let from: Address = message
+                    .envelope_from
+                    .parse()
+                    .map_err(|e| DeliveryError::permanent(format!("sender: {e}")))?;
+                let to: Address = message
+                    .envelope_to
+                    .parse()
+                    .map_err(|e| DeliveryError::permanent(format!("recipient: {e}")))?;
+                send_with_lettre(transport, from, to, &message.bytes)
+            }
         }
     }
 
@@ -310,6 +337,26 @@ mod tests {
         assert_eq!(plain_address("smtp://user:pw@mx.example:587"), None);
         assert_eq!(plain_address("smtps://mx.example"), None);
         assert_eq!(plain_address("smtp://mx.example:port"), None);
+    }
+
+    #[test]
+    fn envelope_addresses_cannot_inject_commands() {
+        assert_eq!(envelope_address("a@b.test", "recipient"), Ok("a@b.test"));
+        for bad in [
+            "a@b.test>\r\nRCPT TO:<x@y.test",
+            "a b@c.test",
+            "nobody",
+            "@b.test",
+            "a@",
+        ] {
+            let error = envelope_address(bad, "recipient").unwrap_err();
+            assert!(error.is_permanent(), "{bad}");
+            assert!(
+                error.message.starts_with("recipient: "),
+                "{}",
+                error.message
+            );
+        }
     }
 
     #[test]

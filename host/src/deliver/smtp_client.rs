@@ -312,13 +312,17 @@ impl Connection {
 /// a final line break ensured, and the end-of-data line appended.
 pub fn dot_stuffed(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 8);
-    let mut at_line_start = true;
-    for &byte in message {
-        if at_line_start && byte == b'.' {
+    let mut line_start = 0;
+    for line_end in memchr::memchr_iter(b'\n', message)
+        .map(|newline| newline + 1)
+        .chain(std::iter::once(message.len()))
+    {
+        let line = &message[line_start..line_end];
+        if line.first() == Some(&b'.') {
             out.push(b'.');
         }
-        out.push(byte);
-        at_line_start = byte == b'\n';
+        out.extend_from_slice(line);
+        line_start = line_end;
     }
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
@@ -340,6 +344,8 @@ mod tests {
         assert_eq!(dot_stuffed(b".x"), b"..x\r\n.\r\n");
         assert_eq!(dot_stuffed(b"a.b\r\n"), b"a.b\r\n.\r\n");
         assert_eq!(dot_stuffed(b""), b"\r\n.\r\n");
+        assert_eq!(dot_stuffed(b"a\r\n"), b"a\r\n.\r\n");
+        assert_eq!(dot_stuffed(b"a\n.\n"), b"a\n..\n\r\n.\r\n");
     }
 
     #[test]
@@ -358,6 +364,14 @@ mod tests {
         assert_eq!(
             permanent.error("RCPT TO").message,
             "RCPT TO: 550 no such user"
+        );
+        let login_required = Reply {
+            code: 530,
+            lines: vec!["5.7.0 Authentication required".into()],
+        };
+        assert_eq!(
+            login_required.error("MAIL FROM").severity,
+            Severity::Refused
         );
     }
 
