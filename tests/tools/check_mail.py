@@ -52,8 +52,11 @@ def main():
             continue
         for name in sorted(os.listdir(folder)):
             path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                head = f.read(4096)
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(4096)
+            except FileNotFoundError:
+                continue  # another test, sharing the Maildir, removed its own mail
             # Delivered-To is Postfix's first header lines; match the domain cheaply.
             if f"@{domain}".encode() not in head.lower():
                 continue
