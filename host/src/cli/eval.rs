@@ -23,6 +23,9 @@ const ERRORS_SHOWN: u64 = 10;
 
 /// Arguments of `mailrules eval`.
 #[derive(Debug, Args)]
+#[command(after_help = "Exit status: 0 every profile was read and evaluated; \
+2 unusable input (campaign, rule, profile file); \
+4 the run completed but some records could not be read (their lines have status `error`).")]
 pub struct EvalArgs {
     /// The tenant's rule component (.wasm).
     #[arg(long, value_name = "RULE.wasm")]

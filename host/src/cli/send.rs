@@ -21,6 +21,11 @@ use super::{EngineOptions, SendOptions, campaign_time};
 
 /// Arguments of `mailrules send`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 the run completed (permanent 5xx failures are per recipient, in the journal); \
+2 unusable input or options; 3 some recipients are deferred: run the same command again; \
+4 none deferred, but some input records could not be read."
+)]
 pub struct SendArgs {
     /// The tenant's rule component (.wasm).
     #[arg(long, value_name = "RULE.wasm")]
