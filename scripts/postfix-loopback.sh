@@ -18,10 +18,10 @@ if ! command -v postfix >/dev/null 2>&1; then
     echo "postfix postfix/mailname string mailrules-test.localdomain" | debconf-set-selections
     apt-get install -y -qq postfix >/dev/null
 fi
-if ! command -v saslpasswd2 >/dev/null 2>&1; then
+if ! command -v saslpasswd2 >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq sasl2-bin libsasl2-modules >/dev/null
+    apt-get install -y -qq sasl2-bin libsasl2-modules openssl >/dev/null
 fi
 
 base=/var/mail/mailrules

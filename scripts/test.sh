@@ -4,7 +4,8 @@
 # integration tests' build script does that), then runs the host's unit
 # tests, the guest SDK's tests and the integration tests (the mail path
 # through a real Postfix, which scripts/postfix-loopback.sh installs and
-# starts on 127.0.0.1:2525), in the release
+# starts on 127.0.0.1:2525, with STARTTLS + AUTH on :2587 and implicit
+# TLS + AUTH on :2465), in the release
 # profile (the one the CLI uses, so wasmtime is built once).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -32,7 +32,9 @@
 //! The logic is written against [`ProfileView`] and [`CampaignView`], so the
 //! host's benchmarks run the very same code natively.
 
-use mailrules_sdk::{CampaignView, Decision, ProfileView, RuleError, Timestamp, within_days};
+use mailrules_sdk::{
+    CampaignView, Decision, Engagement, OrderStats, ProfileView, RuleError, Timestamp, within_days,
+};
 
 /// Price from which a viewed product counts as a high-value view (100.00).
 const HIGH_VALUE_VIEW_CENTS: i64 = 10_000;
@@ -114,12 +116,37 @@ impl Segments {
     }
 }
 
+/// The profile fields both the segments and the sunset check use, read
+/// from the host once.
+struct Basics {
+    orders: OrderStats,
+    engagement: Engagement,
+    subscribed_at: Option<Timestamp>,
+}
+
+impl Basics {
+    fn read(profile: &impl ProfileView) -> Basics {
+        Basics {
+            orders: profile.orders(),
+            engagement: profile.engagement(),
+            subscribed_at: profile.subscribed_at(),
+        }
+    }
+}
+
 /// Works out the segments of one profile at time `now`.
 pub fn segments(profile: &impl ProfileView, now: Timestamp) -> Segments {
+    segments_of(profile, &Basics::read(profile), now)
+}
+
+fn segments_of(profile: &impl ProfileView, basics: &Basics, now: Timestamp) -> Segments {
     let within = |t: Option<Timestamp>, days: i64| within_days(t, now, days);
-    let orders = profile.orders();
-    let engagement = profile.engagement();
-    let subscribed_at = profile.subscribed_at();
+    let Basics {
+        orders,
+        engagement,
+        subscribed_at,
+    } = basics;
+    let subscribed_at = *subscribed_at;
     let last_order_at = orders.last_order_at;
     let opened_or_clicked =
         |days| within(engagement.last_open_at, days) || within(engagement.last_click_at, days);
@@ -164,13 +191,14 @@ pub fn decide(
     campaign: &impl CampaignView,
 ) -> Result<Decision, RuleError> {
     let now = campaign.now();
-    let segments = segments(profile, now);
+    let basics = Basics::read(profile);
+    let segments = segments_of(profile, &basics, now);
     let mut decision = Decision::new("", "");
     decision.segments = segments.ids().map(String::from).collect();
 
-    let engagement = profile.engagement();
+    let engagement = &basics.engagement;
     let never_engaged = engagement.last_open_at.is_none() && engagement.last_click_at.is_none();
-    if segments.dormant && never_engaged && !within_days(profile.subscribed_at(), now, 365) {
+    if segments.dormant && never_engaged && !within_days(basics.subscribed_at, now, 365) {
         decision.suppress = Some("sunset".to_string());
         decision.add_reason("sunset:dormant-never-engaged");
         return Ok(decision);
