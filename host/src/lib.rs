@@ -10,6 +10,7 @@
 pub mod bindings;
 pub mod bucket;
 pub mod campaign;
+pub mod counts;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
@@ -19,6 +20,7 @@ pub mod outcome;
 pub mod policy;
 pub mod profile;
 pub mod profile_reader;
+pub mod reserved;
 pub mod rule;
 pub mod run;
 pub mod sandbox;

@@ -72,9 +72,21 @@ pub fn check_decision(
     let mut reasons = decision.reasons;
     for reason in &reasons {
         check_reason(reason, limits)?;
+        if crate::reserved::is_host_code(reason) {
+            return Err(invalid(format!(
+                "reason `{}` is reserved for the host",
+                shown(reason, limits)
+            )));
+        }
     }
     if let Some(code) = decision.suppress {
         check_id("suppression reason", &code, limits)?;
+        if crate::reserved::is_host_code(&code) {
+            return Err(invalid(format!(
+                "suppression code `{}` is reserved for the host",
+                shown(&code, limits)
+            )));
+        }
         return Ok(CheckedDecision {
             segments: decision.segments,
             selection: Err(code),
@@ -355,6 +367,34 @@ blocks = { hero = "h1", footer = "f1" }
         match result {
             Err(Failure::InvalidDecision { detail }) => detail,
             other => panic!("expected an invalid decision, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rule_cannot_suppress_with_a_host_code() {
+        for code in ["no-consent", "holdout", "breaker-open", "host-paused"] {
+            let mut suppressing = decision(&[]);
+            suppressing.suppress = Some(code.into());
+            assert_eq!(
+                detail(check_decision(suppressing, &campaign(), &Limits::default())),
+                format!("suppression code `{code}` is reserved for the host")
+            );
+        }
+        let mut own = decision(&[]);
+        own.suppress = Some("sunset".into());
+        let checked = check_decision(own, &campaign(), &Limits::default()).unwrap();
+        assert_eq!(checked.selection, Err("sunset".to_string()));
+    }
+
+    #[test]
+    fn a_rule_cannot_add_the_hosts_notes_to_its_reasons() {
+        for reason in ["fallback-block:hero", "ab:s1->s2", "holdout"] {
+            let mut noting = decision(&[("hero", "h1"), ("footer", "f1")]);
+            noting.reasons.push(reason.into());
+            assert_eq!(
+                detail(check_decision(noting, &campaign(), &Limits::default())),
+                format!("reason `{reason}` is reserved for the host")
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! The run summary: statuses, segment sizes, variants chosen, and the cost
 //! of evaluations (latency and fuel percentiles). Memory stays constant
-//! however many profiles go through (histograms, not lists).
+//! however many profiles go through (histograms, not lists, and at most
+//! [`MAX_DISTINCT_KEYS`](crate::counts::MAX_DISTINCT_KEYS) distinct segment
+//! ids, variants and reason codes per table, whatever the rule invents).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,15 +10,16 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::counts::BoundedCounts;
 use crate::outcome::{Outcome, Status};
 
 /// Totals over a run.
 pub struct Summary {
     statuses: BTreeMap<Status, u64>,
-    segments: BTreeMap<String, u64>,
-    subjects: BTreeMap<String, u64>,
-    preheaders: BTreeMap<String, u64>,
-    reasons: BTreeMap<String, u64>,
+    segments: BoundedCounts,
+    subjects: BoundedCounts,
+    preheaders: BoundedCounts,
+    reasons: BoundedCounts,
     latency_ns: Histogram<u64>,
     fuel: Histogram<u64>,
     total: u64,
@@ -26,10 +29,10 @@ impl Default for Summary {
     fn default() -> Self {
         Summary {
             statuses: BTreeMap::new(),
-            segments: BTreeMap::new(),
-            subjects: BTreeMap::new(),
-            preheaders: BTreeMap::new(),
-            reasons: BTreeMap::new(),
+            segments: BoundedCounts::default(),
+            subjects: BoundedCounts::default(),
+            preheaders: BoundedCounts::default(),
+            reasons: BoundedCounts::default(),
             latency_ns: Histogram::new_with_max(3_600_000_000_000, 3)
                 .expect("valid histogram bounds"),
             fuel: Histogram::new_with_max(1_000_000_000_000, 3).expect("valid histogram bounds"),
@@ -45,13 +48,13 @@ impl Summary {
         self.total += 1;
         *self.statuses.entry(outcome.status).or_default() += 1;
         for segment in &outcome.segments {
-            *self.segments.entry(segment.clone()).or_default() += 1;
+            self.segments.add(segment);
         }
         if let Some(subject) = &outcome.subject {
-            *self.subjects.entry(subject.clone()).or_default() += 1;
+            self.subjects.add(subject);
         }
         if let Some(preheader) = &outcome.preheader {
-            *self.preheaders.entry(preheader.clone()).or_default() += 1;
+            self.preheaders.add(preheader);
         }
         if let Some(reason) = &outcome.reason {
             let code = reason.split(':').next().unwrap_or(reason);
@@ -60,10 +63,8 @@ impl Summary {
             } else {
                 code
             };
-            *self
-                .reasons
-                .entry(format!("{}: {code}", outcome.status.as_str()))
-                .or_default() += 1;
+            self.reasons
+                .add(&format!("{}: {code}", outcome.status.as_str()));
         }
         if let Some((elapsed, fuel)) = cost {
             self.latency_ns
@@ -82,8 +83,10 @@ impl Summary {
         self.statuses.get(&status).copied().unwrap_or(0)
     }
 
-    /// Members per segment.
-    pub fn segments(&self) -> &BTreeMap<String, u64> {
+    /// Members per segment (the first
+    /// [`MAX_DISTINCT_KEYS`](crate::counts::MAX_DISTINCT_KEYS) segment ids
+    /// seen; later ones are counted as other).
+    pub fn segments(&self) -> &BoundedCounts {
         &self.segments
     }
 
@@ -109,26 +112,10 @@ impl Summary {
                 .iter()
                 .map(|s| (s.as_str().to_string(), self.count(*s))),
         );
-        section(
-            &mut out,
-            "segment",
-            self.segments.iter().map(|(k, v)| (k.clone(), *v)),
-        );
-        section(
-            &mut out,
-            "subject",
-            self.subjects.iter().map(|(k, v)| (k.clone(), *v)),
-        );
-        section(
-            &mut out,
-            "preheader",
-            self.preheaders.iter().map(|(k, v)| (k.clone(), *v)),
-        );
-        section(
-            &mut out,
-            "reason",
-            self.reasons.iter().map(|(k, v)| (k.clone(), *v)),
-        );
+        section(&mut out, "segment", self.segments.rows());
+        section(&mut out, "subject", self.subjects.rows());
+        section(&mut out, "preheader", self.preheaders.rows());
+        section(&mut out, "reason", self.reasons.rows());
         if let (Some(p50), Some(p99)) = (self.latency(0.5), self.latency(0.99)) {
             let _ = writeln!(
                 out,
@@ -182,7 +169,7 @@ mod tests {
         assert_eq!(summary.total(), 2);
         assert_eq!(summary.count(Status::Ok), 1);
         assert_eq!(summary.count(Status::Suppressed), 1);
-        assert_eq!(summary.segments().get("vip"), Some(&1));
+        assert_eq!(summary.segments().get("vip"), Some(1));
         assert_eq!(summary.fuel(0.5), Some(1000));
         let table = summary.table();
         assert!(table.contains("suppressed: no-consent"), "{table}");

@@ -14,4 +14,5 @@ mod malformed_input;
 mod preview;
 mod reference_pack;
 mod relay_tls;
+mod rule_invented_ids;
 mod send_local;

@@ -17,6 +17,9 @@
 //! | `attributes` | decodes the custom attributes (`tier` required) and reports the tier |
 //! | `sleep` | sleeps for an hour (the host refuses to wait) |
 //! | `ambient` | reads the clock and randomness through WASI and reports them as reasons |
+//! | `invent-ids` | puts the recipient in 32 segments and suppresses with a code, all made from its id (new ids for every recipient) |
+//! | `impersonate` | suppresses with the host's code `no-consent` |
+//! | `host-note` | decides normally but notes `fallback-block:hero` as if the host had |
 //! | anything else | decides normally: segment `well-behaved`, variant `default` |
 
 use std::hint::black_box;
@@ -74,6 +77,13 @@ impl Rule for Misbehaving {
                 let attributes: Attributes = decode_attributes(&profile.attributes())?;
                 decision.add_reason(format!("tier:{}", attributes.tier));
             }
+            "invent-ids" => {
+                let id = fnv1a(profile.id().as_bytes());
+                decision.segments = (0..32).map(|i| format!("s-{id:016x}-{i}")).collect();
+                decision.suppress = Some(format!("c-{id:016x}"));
+            }
+            "impersonate" => decision.suppress = Some("no-consent".to_string()),
+            "host-note" => decision.add_reason("fallback-block:hero"),
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(3_600)),
             "ambient" => {
                 let since_epoch = std::time::SystemTime::now()
@@ -103,6 +113,14 @@ fn normal_decision(campaign: &Campaign) -> Decision {
         }
     }
     decision
+}
+
+/// FNV-1a: a stable 64-bit hash, so ids made from it are the same on every
+/// run.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn spin() -> ! {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use mailrules::counts::BoundedCounts;
 use mailrules::journal::{Entry, RecipientEntry, read};
 use mailrules::summary::section;
 use std::io::Write;
@@ -33,27 +34,26 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let mut fates: BTreeMap<String, u64> = BTreeMap::new();
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-    let mut segments: BTreeMap<String, u64> = BTreeMap::new();
-    let mut subjects: BTreeMap<String, u64> = BTreeMap::new();
-    let mut preheaders: BTreeMap<String, u64> = BTreeMap::new();
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    // Segment ids and suppression codes are the rule's inventions: bounded.
+    let mut segments = BoundedCounts::default();
+    let mut subjects = BoundedCounts::default();
+    let mut preheaders = BoundedCounts::default();
+    let mut reasons = BoundedCounts::default();
     for r in latest.values() {
         *fates.entry(r.fate.as_str().to_string()).or_insert(0) += 1;
         *statuses.entry(r.status.clone()).or_insert(0) += 1;
         for s in &r.segments {
-            *segments.entry(s.clone()).or_insert(0) += 1;
+            segments.add(s);
         }
         if let Some(s) = &r.subject {
-            *subjects.entry(s.clone()).or_insert(0) += 1;
+            subjects.add(s);
         }
         if let Some(reason) = &r.reason {
             let code = reason.split(':').next().unwrap_or(reason);
-            *reasons
-                .entry(format!("{}: {code}", r.fate.as_str()))
-                .or_insert(0) += 1;
+            reasons.add(&format!("{}: {code}", r.fate.as_str()));
         }
         if let Some(p) = &r.preheader {
-            *preheaders.entry(p.clone()).or_insert(0) += 1;
+            preheaders.add(p);
         }
     }
     let mut out = String::new();
@@ -67,15 +67,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             "torn bytes  {torn} (an interrupted write at the end; `send` cuts it when resuming)\n"
         ));
     }
+    for (title, counts) in [("fate", &fates), ("status", &statuses)] {
+        section(&mut out, title, counts.iter().map(|(k, v)| (k.clone(), *v)));
+    }
     for (title, counts) in [
-        ("fate", &fates),
-        ("status", &statuses),
         ("segment", &segments),
         ("subject", &subjects),
         ("preheader", &preheaders),
         ("reason", &reasons),
     ] {
-        section(&mut out, title, counts.iter().map(|(k, v)| (k.clone(), *v)));
+        section(&mut out, title, counts.rows());
     }
     match std::io::stdout().lock().write_all(out.as_bytes()) {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
