@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::Rules;
 use crate::bindings::types::{Decision, ErrorCode};
 use crate::campaign::Campaign;
-use crate::engine::RuleEngine;
+use crate::engine::{EPOCH_TICK, RuleEngine};
 use crate::limits::Limits;
 use crate::profile::Profile;
 use crate::rule::LoadedRule;
-use crate::sandbox::SandboxState;
+use crate::sandbox::{Deadline, DeadlineCheck, SandboxState};
 
 /// Why an evaluation produced no usable decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,19 +223,33 @@ impl<'a> Evaluator<'a> {
         );
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
+        if self.engine.isolation().epochs {
+            store.epoch_deadline_callback(|context| {
+                Ok(match context.data().deadline.check() {
+                    DeadlineCheck::Expired => UpdateDeadline::Interrupt,
+                    DeadlineCheck::Remaining(left) => UpdateDeadline::Continue(
+                        (left.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64).max(1),
+                    ),
+                })
+            });
+        }
         let rules = self
             .arm(&mut store)
             .and_then(|()| self.rule.pre.instantiate(&mut store));
         (store, rules)
     }
 
-    /// Gives a store a full fuel budget and a fresh deadline.
+    /// Gives a store a full fuel budget and a fresh deadline: the
+    /// evaluation may use `limits.timeout` of this thread's CPU time (see
+    /// [`crate::sandbox::Deadline`]); the epoch deadline set here is when
+    /// that is first checked.
     fn arm(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<()> {
         let isolation = self.engine.isolation();
         if isolation.fuel {
             store.set_fuel(self.limits.fuel)?;
         }
         if isolation.epochs {
+            store.data_mut().deadline = Deadline::start(self.limits.timeout);
             store.set_epoch_deadline(self.deadline_ticks);
         }
         Ok(())

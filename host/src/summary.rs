@@ -19,6 +19,9 @@ pub struct Summary {
     reasons: BTreeMap<String, u64>,
     latency_ns: Histogram<u64>,
     fuel: Histogram<u64>,
+    /// The most fuel one evaluation used, exactly: percentiles are capped at
+    /// it, since the histogram rounds recorded values up to its precision.
+    max_fuel: u64,
     total: u64,
 }
 
@@ -33,6 +36,7 @@ impl Default for Summary {
             latency_ns: Histogram::new_with_max(3_600_000_000_000, 3)
                 .expect("valid histogram bounds"),
             fuel: Histogram::new_with_max(1_000_000_000_000, 3).expect("valid histogram bounds"),
+            max_fuel: 0,
             total: 0,
         }
     }
@@ -69,6 +73,7 @@ impl Summary {
             self.latency_ns
                 .saturating_record(elapsed.as_nanos().min(u64::MAX as u128) as u64);
             self.fuel.saturating_record(fuel);
+            self.max_fuel = self.max_fuel.max(fuel);
         }
     }
 
@@ -95,7 +100,7 @@ impl Summary {
 
     /// Fuel used at quantile `q`, when any rule ran.
     pub fn fuel(&self, q: f64) -> Option<u64> {
-        (!self.fuel.is_empty()).then(|| self.fuel.value_at_quantile(q))
+        (!self.fuel.is_empty()).then(|| self.fuel.value_at_quantile(q).min(self.max_fuel))
     }
 
     /// The summary as an aligned text table.
@@ -187,5 +192,17 @@ mod tests {
         let table = summary.table();
         assert!(table.contains("suppressed: no-consent"), "{table}");
         assert!(table.contains("latency p50 10.0 µs"), "{table}");
+    }
+
+    #[test]
+    fn fuel_percentiles_never_exceed_the_fuel_actually_used() {
+        let mut summary = Summary::default();
+        let ok = Outcome::without_message("a".into(), Status::Ok, String::new());
+        for _ in 0..100 {
+            summary.record(&ok, Some((Duration::from_micros(10), 10_000_000)));
+        }
+        summary.record(&ok, Some((Duration::from_micros(10), 18_219)));
+        assert_eq!(summary.fuel(0.99), Some(10_000_000));
+        assert_eq!(summary.fuel(0.5), Some(10_000_000));
     }
 }
