@@ -59,7 +59,7 @@ impl Summary {
         }
         if let Some(reason) = &outcome.reason {
             let code = reason.split(':').next().unwrap_or(reason);
-            let code = if outcome.status == Status::Error {
+            let code = if outcome.status == Status::Error && code != "host-unavailable" {
                 "input-error"
             } else {
                 code

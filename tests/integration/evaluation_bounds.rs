@@ -166,3 +166,73 @@ fn batch_mode_seeds_randomness_per_recipient() {
         assert!(!fresh[..i].contains(reason), "{fresh:?}");
     }
 }
+
+/// Sessions in batch mode, each keeping its instance for a next recipient,
+/// until every component instance slot of the pool is taken.
+fn hold_every_instance<'e, 'a>(
+    evaluator: &'e Evaluator<'a>,
+) -> Vec<mailrules::evaluate::Session<'e, 'a>> {
+    (0..mailrules::engine::MAX_CONCURRENT_INSTANCES)
+        .map(|i| {
+            let mut session = evaluator.session();
+            let evaluation = session.evaluate(0, profile(&format!("holder-{i}"), "fine"));
+            assert!(
+                evaluation.result.is_ok(),
+                "holder {i}: {:?}",
+                evaluation.result
+            );
+            session
+        })
+        .collect()
+}
+
+#[test]
+fn a_full_instance_pool_delays_an_evaluation_instead_of_failing_the_rule() {
+    let engine = RuleEngine::new(OperatorLimits::default()).unwrap();
+    let loaded = LoadedRule::load(&engine, &rule("misbehaving"), None).unwrap();
+    let campaign = campaign_with(&[]);
+    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+    let now = campaign.now.unwrap();
+    let evaluator = Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now).with_reuse(2);
+    let mut holders = hold_every_instance(&evaluator);
+    std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| evaluator.evaluate(profile("waiting", "fine")));
+        std::thread::sleep(Duration::from_millis(300));
+        holders.pop();
+        let evaluation = waiting.join().unwrap();
+        let decision = evaluation.result.expect("evaluated once a slot was free");
+        assert_eq!(decision.segments, vec!["well-behaved"]);
+        assert!(evaluation.elapsed >= Duration::from_millis(250));
+    });
+}
+
+#[test]
+fn a_pool_full_for_longer_than_the_wait_is_the_hosts_error_not_the_rules() {
+    let engine = RuleEngine::new(OperatorLimits::default()).unwrap();
+    let loaded = LoadedRule::load(&engine, &rule("misbehaving"), None).unwrap();
+    let campaign = Arc::new(campaign_with(&[]));
+    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+    let now = campaign.now.unwrap();
+    let evaluator = Evaluator::new(&engine, &loaded, campaign.clone(), limits.clone(), now)
+        .with_reuse(2)
+        .with_capacity_wait(Duration::from_millis(100));
+    let _holders = hold_every_instance(&evaluator);
+    let evaluation = evaluator.evaluate(profile("late", "fine"));
+    assert!(evaluation.elapsed >= Duration::from_millis(100));
+    let failure = evaluation.result.as_ref().unwrap_err().clone();
+    assert_eq!(failure.code(), "host-unavailable");
+    let outcome = mailrules::policy::outcome("late".into(), evaluation, &campaign, &limits);
+    assert_eq!(outcome.status, Status::Error);
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("host-unavailable: the host had no room to run the rule: "),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome.subject.is_none(),
+        "no fallback for the host's failure"
+    );
+}
