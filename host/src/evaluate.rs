@@ -117,7 +117,11 @@ impl std::fmt::Display for Failure {
 pub struct Evaluation {
     /// The rule's decision, not yet checked against the campaign.
     pub result: Result<Decision, Failure>,
-    /// Fuel consumed, guest start-up included.
+    /// Fuel consumed, guest start-up included; never more than the budget.
+    /// Exact for every outcome but a timeout: wasmtime keeps the running
+    /// function's count in a register and writes it back at calls and
+    /// returns, so a timeout reports the fuel up to the rule's last call or
+    /// return (less than it used, in a loop without calls).
     pub fuel_used: u64,
     /// Wall time from store creation to the answer.
     pub elapsed: Duration,
