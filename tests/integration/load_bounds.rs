@@ -136,6 +136,21 @@ fn compiling_longer_than_the_limit_is_refused() {
 }
 
 #[test]
+fn check_refuses_a_rule_that_compiles_longer_than_max_compile_ms() {
+    let output = Command::new(mailrules_bin())
+        .args(["check", "--no-cache", "--max-compile-ms", "1"])
+        .arg(rule("seed-segments"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refused: compiling took longer than 0.001 s"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_guests_are_far_within_the_default_compile_bounds() {
     let defaults = CompileLimits::default();
     let tenth = CompileLimits {
