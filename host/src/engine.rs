@@ -1,6 +1,6 @@
 //! The one wasmtime `Engine` of a process, set up for untrusted rules: fuel,
 //! epoch interruption and the pooling allocator always on, and a background
-//! thread that advances the epoch so deadlines fire.
+//! thread that advances the epoch so deadlines are checked.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,7 +36,8 @@ pub struct Isolation {
     pub pooling: bool,
     /// The deterministic instruction budget.
     pub fuel: bool,
-    /// The wall-clock deadline, enforced by epoch interruption.
+    /// The deadline, in CPU time of the evaluating thread, checked by epoch
+    /// interruption (see [`crate::sandbox::Deadline`]).
     pub epochs: bool,
 }
 

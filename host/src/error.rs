@@ -70,6 +70,18 @@ pub enum LoadError {
     /// The component does not compile.
     #[error("invalid component: {0}")]
     Compile(String),
+    /// Compiling the component would cost more than the operator allows.
+    #[error("refused before compiling: {0}")]
+    TooCostly(#[source] crate::component_bounds::OverCompileLimit),
+    /// Compiling took longer than the operator allows.
+    #[error(
+        "refused: compiling took longer than {} s, the limit for rule components",
+        timeout.as_secs_f64()
+    )]
+    CompileTimeout {
+        /// The limit.
+        timeout: std::time::Duration,
+    },
     /// The component imports something rules may not use.
     #[error(
         "forbidden import `{name}`: rules may import only mailrules:rules/host, \
@@ -87,6 +99,18 @@ pub enum LoadError {
         expected: String,
         /// What it exports instead.
         found: String,
+    },
+    /// The component exports the rule interface with functions of other
+    /// types than the contract's.
+    #[error(
+        "`{export}` does not have the type of the mailrules:rules contract: {detail}; \
+         rebuild the rule against the `mailrules:rules` WIT package it names"
+    )]
+    WrongExportType {
+        /// The export, as `interface#function`.
+        export: String,
+        /// What does not match.
+        detail: String,
     },
     /// The component's imports or exports do not match the contract.
     #[error("does not match the mailrules:rules contract: {0}")]

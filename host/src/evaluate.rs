@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::Rules;
 use crate::bindings::types::{Decision, ErrorCode};
 use crate::campaign::Campaign;
-use crate::engine::RuleEngine;
+use crate::engine::{EPOCH_TICK, RuleEngine};
 use crate::limits::Limits;
 use crate::profile::Profile;
 use crate::rule::LoadedRule;
-use crate::sandbox::SandboxState;
+use crate::sandbox::{Deadline, DeadlineCheck, SandboxState};
 
 /// Why an evaluation produced no usable decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +57,13 @@ pub enum Failure {
     /// The rule was not run: the operator turned rules off and every
     /// recipient gets the campaign's fallback.
     RulesOff,
+    /// The host had no room to run the rule (every instance slot of the
+    /// pool in use for longer than the evaluator waits): not the rule's
+    /// fault, and not a decision. The recipient should be tried again later.
+    HostUnavailable {
+        /// What the engine reported.
+        detail: String,
+    },
 }
 
 impl Failure {
@@ -71,6 +78,7 @@ impl Failure {
             Failure::RuleError { .. } => "rule-error",
             Failure::InvalidDecision { .. } => "invalid-decision",
             Failure::RulesOff => "rules-off",
+            Failure::HostUnavailable { .. } => "host-unavailable",
         }
     }
 }
@@ -97,6 +105,9 @@ impl std::fmt::Display for Failure {
             }
             Failure::InvalidDecision { detail } => f.write_str(detail),
             Failure::RulesOff => f.write_str("rules turned off: fallback selections"),
+            Failure::HostUnavailable { detail } => {
+                write!(f, "the host had no room to run the rule: {detail}")
+            }
         }
     }
 }
@@ -106,8 +117,12 @@ impl std::fmt::Display for Failure {
 pub struct Evaluation {
     /// The rule's decision, not yet checked against the campaign.
     pub result: Result<Decision, Failure>,
-    /// Fuel consumed, guest start-up included.
-    pub fuel_used: u64,
+    /// Fuel consumed, guest start-up included; never more than the budget.
+    /// `None` after a timeout: wasmtime keeps the running function's count
+    /// in a register and writes it back only at calls and returns, so what
+    /// an interrupted rule used is not known exactly, and no figure is
+    /// better than a wrong one.
+    pub fuel_used: Option<u64>,
     /// Wall time from store creation to the answer.
     pub elapsed: Duration,
     /// The rule's log (host.log, stdout, stderr), capped.
@@ -115,6 +130,16 @@ pub struct Evaluation {
     /// Log bytes dropped past the cap.
     pub log_dropped: usize,
 }
+
+/// How long an evaluation waits, by default, for an instance slot when the
+/// pool is full before it gives up with [`Failure::HostUnavailable`]. Slots
+/// are held for one evaluation (or one batch), each bounded by its deadline,
+/// so a full pool empties well within it unless something holds instances
+/// for good.
+pub const DEFAULT_CAPACITY_WAIT: Duration = Duration::from_secs(60);
+
+/// The longest pause between two attempts to get an instance slot.
+const MAX_CAPACITY_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Longest rule error message kept.
 const MAX_RULE_ERROR_MESSAGE: usize = 256;
@@ -130,6 +155,7 @@ pub struct Evaluator<'a> {
     deadline_ticks: u64,
     reuse: u64,
     rules_off: bool,
+    capacity_wait: Duration,
 }
 
 type CallResult = wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>>;
@@ -160,7 +186,17 @@ impl<'a> Evaluator<'a> {
             deadline_ticks,
             reuse: 1,
             rules_off: false,
+            capacity_wait: DEFAULT_CAPACITY_WAIT,
         }
+    }
+
+    /// How long an evaluation waits for an instance slot while the pool is
+    /// full before giving up with [`Failure::HostUnavailable`] (default
+    /// [`DEFAULT_CAPACITY_WAIT`]). Waiting makes a host that cannot keep up
+    /// slower; it never turns a full pool into a failure of the rule.
+    pub fn with_capacity_wait(mut self, wait: Duration) -> Self {
+        self.capacity_wait = wait;
+        self
     }
 
     /// Batch mode: one instance serves up to `evaluations` consecutive
@@ -223,19 +259,54 @@ impl<'a> Evaluator<'a> {
         );
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
+        if self.engine.isolation().epochs {
+            store.epoch_deadline_callback(|context| {
+                Ok(match context.data().deadline.check() {
+                    DeadlineCheck::Expired => UpdateDeadline::Interrupt,
+                    DeadlineCheck::Remaining(left) => UpdateDeadline::Continue(
+                        (left.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64).max(1),
+                    ),
+                })
+            });
+        }
         let rules = self
             .arm(&mut store)
             .and_then(|()| self.rule.pre.instantiate(&mut store));
         (store, rules)
     }
 
-    /// Gives a store a full fuel budget and a fresh deadline.
+    /// Like [`Evaluator::instantiate`], waiting with growing pauses while
+    /// the instance pool is full, up to the capacity wait.
+    fn instantiate_waiting(
+        &self,
+        profile: Arc<Profile>,
+    ) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let (store, rules) = self.instantiate(profile.clone());
+            match rules {
+                Err(error) if pool_is_full(&error) && started.elapsed() < self.capacity_wait => {
+                    drop(store);
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_CAPACITY_BACKOFF);
+                }
+                rules => return (store, rules),
+            }
+        }
+    }
+
+    /// Gives a store a full fuel budget and a fresh deadline: the
+    /// evaluation may use `limits.timeout` of this thread's CPU time (see
+    /// [`crate::sandbox::Deadline`]); the epoch deadline set here is when
+    /// that is first checked.
     fn arm(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<()> {
         let isolation = self.engine.isolation();
         if isolation.fuel {
             store.set_fuel(self.limits.fuel)?;
         }
         if isolation.epochs {
+            store.data_mut().deadline = Deadline::start(self.limits.timeout);
             store.set_epoch_deadline(self.deadline_ticks);
         }
         Ok(())
@@ -267,6 +338,7 @@ impl<'a> Evaluator<'a> {
         let fuel_left = store.get_fuel().unwrap_or(self.limits.fuel);
         let (log, log_dropped) = store.data().log.contents();
         let result = result.map_err(|error| self.classify(store, error));
+        let interrupted = matches!(result, Err(Failure::Timeout { .. }));
         Evaluation {
             result: result.and_then(|answer| {
                 answer.map_err(|e| Failure::RuleError {
@@ -274,7 +346,7 @@ impl<'a> Evaluator<'a> {
                     message: cap(e.message, MAX_RULE_ERROR_MESSAGE),
                 })
             }),
-            fuel_used: self.limits.fuel.saturating_sub(fuel_left),
+            fuel_used: (!interrupted).then(|| self.limits.fuel.saturating_sub(fuel_left)),
             elapsed: started.elapsed(),
             log,
             log_dropped,
@@ -282,6 +354,11 @@ impl<'a> Evaluator<'a> {
     }
 
     fn classify(&self, store: &Store<SandboxState>, error: wasmtime::Error) -> Failure {
+        if pool_is_full(&error) {
+            return Failure::HostUnavailable {
+                detail: error.root_cause().to_string(),
+            };
+        }
         if store.data().limiter.was_hit() {
             return Failure::OutOfMemory {
                 detail: format!("memory limit of {} bytes reached", self.limits.memory_bytes),
@@ -325,7 +402,7 @@ impl Session<'_, '_> {
         if evaluator.rules_off {
             return Evaluation {
                 result: Err(Failure::RulesOff),
-                fuel_used: 0,
+                fuel_used: Some(0),
                 elapsed: started.elapsed(),
                 log: String::new(),
                 log_dropped: 0,
@@ -342,7 +419,7 @@ impl Session<'_, '_> {
                 }
                 live
             }
-            None => match evaluator.instantiate(profile) {
+            None => match evaluator.instantiate_waiting(profile) {
                 (store, Ok(rules)) => Live { store, rules },
                 (store, Err(error)) => return evaluator.finish(&store, Err(error), started),
             },
@@ -356,6 +433,14 @@ impl Session<'_, '_> {
         }
         evaluation
     }
+}
+
+/// Whether instantiating failed because every slot of a kind in the
+/// instance pool is in use: the host's capacity, not the rule's behaviour.
+fn pool_is_full(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
 }
 
 fn cap(mut text: String, max: usize) -> String {

@@ -10,6 +10,8 @@
 pub mod bindings;
 pub mod bucket;
 pub mod campaign;
+pub mod compile_cache;
+pub mod component_bounds;
 pub mod counts;
 pub mod engine;
 pub mod error;

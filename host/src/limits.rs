@@ -9,14 +9,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::component_bounds::CompileLimits;
+
 /// The limits one evaluation runs under. Every field is always in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Instruction budget (wasmtime fuel) per evaluation, including the
     /// guest's own start-up. Default 10,000,000.
     pub fuel: u64,
-    /// Wall-clock deadline per evaluation, a backstop behind fuel (a guest
-    /// blocked in a host call burns no fuel). Default 100 ms.
+    /// Deadline per evaluation, a backstop behind fuel, in CPU time of the
+    /// evaluating thread: time spent waiting for a CPU on a busy machine does
+    /// not count, so a rule within its fuel does not time out because the
+    /// machine is loaded. A wall-clock backstop of ten times this ends an
+    /// evaluation whose thread does not run at all. Default 100 ms.
     pub timeout: Duration,
     /// Linear memory a rule may use, in bytes. Default 32 MiB.
     pub memory_bytes: usize,
@@ -46,14 +51,20 @@ impl Default for Limits {
     }
 }
 
-/// The operator's ceiling for every tenant on this host, and the size cap on
-/// rule components.
+/// The operator's ceiling for every tenant on this host, the bounds on rule
+/// components and their compilation, and the size of the compilation
+/// cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorLimits {
     /// The largest limits any campaign may ask for.
     pub maximum: Limits,
     /// Largest rule component accepted, in bytes. Default 16 MiB.
     pub max_component_bytes: usize,
+    /// What compiling one rule component may cost.
+    pub compile: CompileLimits,
+    /// Bytes the compilation cache may take on disk; the least recently
+    /// used entries are removed past it. Default 512 MiB.
+    pub max_cache_bytes: u64,
 }
 
 impl Default for OperatorLimits {
@@ -69,6 +80,8 @@ impl Default for OperatorLimits {
                 max_log_bytes: 64 << 10,
             },
             max_component_bytes: 16 << 20,
+            compile: CompileLimits::default(),
+            max_cache_bytes: 512 << 20,
         }
     }
 }

@@ -251,7 +251,9 @@ pub fn apply_experiments(outcome: &mut Outcome, campaign: &Campaign) {
 }
 
 /// Turns an evaluation into the recipient's outcome: a valid decision as
-/// is, a failure into the fallback or a skip as the campaign says.
+/// is, a failure into the fallback or a skip as the campaign says. A host
+/// without room to run the rule ([`Failure::HostUnavailable`]) is no
+/// decision and not the rule's fault: an error outcome, nothing sent.
 pub fn outcome(
     profile_id: String,
     evaluation: Evaluation,
@@ -283,6 +285,9 @@ pub fn outcome(
             reasons: Some(reasons),
             ..Outcome::without_message(profile_id, Status::Suppressed, code)
         },
+        Err(failure @ Failure::HostUnavailable { .. }) => {
+            Outcome::without_message(profile_id, Status::Error, failure.to_string())
+        }
         Err(failure)
             if failure == Failure::RulesOff
                 || campaign.failure_policy == FailurePolicy::Fallback =>
@@ -300,7 +305,7 @@ pub fn outcome(
         outcome.reason = None;
     }
     apply_experiments(&mut outcome, campaign);
-    outcome.fuel = Some(evaluation.fuel_used);
+    outcome.fuel = evaluation.fuel_used;
     if !evaluation.log.is_empty() || evaluation.log_dropped > 0 {
         let mut log = evaluation.log;
         if evaluation.log_dropped > 0 {

@@ -1,13 +1,20 @@
-//! Loading a rule component: size and format checks, the compilation cache,
-//! and the contract check that refuses unknown imports by name.
+//! Loading a rule component: size and format checks, bounded compilation
+//! (see [`crate::component_bounds`]) through the compilation cache (see
+//! [`crate::compile_cache`]), and the contract check that refuses unknown
+//! imports by name and a `rule` export of the wrong type.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::mpsc::RecvTimeoutError;
+
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre, Resource};
 
 use crate::bindings::{RULE_EXPORT, RulesPre};
+use crate::compile_cache::CompileCache;
+use crate::component_bounds::{self, BoundsError};
 use crate::engine::RuleEngine;
 use crate::error::LoadError;
 use crate::sandbox::SandboxState;
@@ -131,6 +138,7 @@ impl LoadedRule {
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
+        check_decide_type(engine, &instance_pre)?;
         let pre =
             RulesPre::new(instance_pre).map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
         let world_version = RULE_EXPORT
@@ -154,6 +162,40 @@ impl LoadedRule {
     }
 }
 
+/// Refuses a component whose `rule` export has a `decide` of another type
+/// than the contract's. Without this the mismatch would surface only when
+/// instantiating, for every recipient, as a failure of the rule.
+fn check_decide_type(
+    engine: &RuleEngine,
+    instance_pre: &InstancePre<SandboxState>,
+) -> Result<(), LoadError> {
+    use crate::bindings::types::{Decision, RuleError};
+    use crate::sandbox::{CampaignHandle, ProfileHandle};
+    type Params = (Resource<ProfileHandle>, Resource<CampaignHandle>);
+    type Results = (Result<Decision, RuleError>,);
+
+    let wrong = |detail: String| LoadError::WrongExportType {
+        export: format!("{RULE_EXPORT}#{DECIDE}"),
+        detail,
+    };
+    let ty = instance_pre.component().component_type();
+    let rule = match ty.get_export(engine.engine(), RULE_EXPORT).map(|e| e.ty) {
+        Some(ComponentItem::ComponentInstance(rule)) => rule,
+        _ => return Err(wrong("it is not an instance".into())),
+    };
+    let decide = match rule.get_export(engine.engine(), DECIDE).map(|e| e.ty) {
+        Some(ComponentItem::ComponentFunc(decide)) => decide,
+        Some(_) => return Err(wrong("it is not a function".into())),
+        None => return Err(wrong("the function is missing".into())),
+    };
+    decide
+        .typecheck::<Params, Results>(&instance_pre.instance_type())
+        .map_err(|e| wrong(format!("{e:#}")))
+}
+
+/// The function of the `rule` interface the host calls.
+const DECIDE: &str = "decide";
+
 /// Compiles `bytes`, or loads the machine code compiled earlier by an
 /// engine with the same settings. The cache key is the component's hash plus
 /// the engine's compatibility hash (which covers fuel and epoch settings).
@@ -163,39 +205,58 @@ fn compile_cached(
     sha256: &str,
     cache_dir: Option<&Path>,
 ) -> Result<(Component, bool), LoadError> {
-    let cache_file =
-        cache_dir.map(|dir| dir.join(format!("{sha256}-{}.cwasm", engine.compatibility_key())));
-    if let Some(cached) = cache_file
-        .as_ref()
-        .and_then(|file| std::fs::read(file).ok())
-    {
+    let operator = engine.operator_limits();
+    let cache = cache_dir.map(|dir| CompileCache::new(dir, operator.max_cache_bytes));
+    let key = format!("{sha256}-{}", engine.compatibility_key());
+    if let Some(cached) = cache.as_ref().and_then(|cache| cache.read(&key)) {
         // The cached code is read into memory rather than mapped, so a cache
         // file replaced or truncated by another process cannot pull code out
         // from under a running rule.
         //
-        // SAFETY: the file was written by `Component::serialize` of an engine
-        // with the same compatibility key, into the operator's own cache
-        // directory; wasmtime checks the header and engine settings again.
+        // SAFETY: the artifact matches the SHA-256 stored with it, and was
+        // written by `Component::serialize` of an engine with the same
+        // compatibility key into the operator's private cache directory;
+        // wasmtime checks the header and engine settings again.
         if let Ok(component) = unsafe { Component::deserialize(engine.engine(), &cached) } {
             return Ok((component, true));
         }
     }
-    let component =
-        Component::new(engine.engine(), bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-    if let Some(file) = cache_file {
+    component_bounds::check(bytes, &operator.compile).map_err(|error| match error {
+        BoundsError::Malformed(error) => LoadError::Compile(error.to_string()),
+        BoundsError::Over(over) => LoadError::TooCostly(over),
+    })?;
+    let component = compile_with_timeout(engine, bytes, operator.compile.compile_timeout)?;
+    if let Some(cache) = cache {
         // A cache that cannot be written only costs the next load time.
         if let Ok(serialized) = component.serialize() {
-            let _ = write_atomically(&file, &serialized);
+            let _ = cache.write(&key, &serialized);
         }
     }
     Ok((component, false))
 }
 
-fn write_atomically(file: &Path, data: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
+/// Compiles on a thread of its own and gives up after `timeout`. A compile
+/// given up on runs to its end in the background (compilation cannot be
+/// interrupted); the bounds checked before keep that end near.
+fn compile_with_timeout(
+    engine: &RuleEngine,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<Component, LoadError> {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let wasm_engine = engine.engine().clone();
+    let bytes = bytes.to_vec();
+    std::thread::Builder::new()
+        .name("mailrules-compile".into())
+        .spawn(move || {
+            let _ = done_tx.send(Component::new(&wasm_engine, &bytes));
+        })
+        .map_err(|e| LoadError::Compile(format!("cannot start compiling: {e}")))?;
+    match done_rx.recv_timeout(timeout) {
+        Ok(compiled) => compiled.map_err(|e| LoadError::Compile(format!("{e:#}"))),
+        Err(RecvTimeoutError::Timeout) => Err(LoadError::CompileTimeout { timeout }),
+        Err(RecvTimeoutError::Disconnected) => Err(LoadError::Compile(
+            "the compiler stopped without a result".into(),
+        )),
     }
-    let temporary = file.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, data)?;
-    std::fs::rename(&temporary, file)
 }

@@ -22,7 +22,7 @@ pub struct Processed {
     /// The outcome, with reasons, fuel and log filled in.
     pub outcome: Outcome,
     /// Wall time and fuel of the evaluation, when the rule ran.
-    pub cost: Option<(Duration, u64)>,
+    pub cost: Option<(Duration, Option<u64>)>,
     /// The profile, when the record was one.
     pub profile: Option<Arc<Profile>>,
 }

@@ -22,6 +22,9 @@ pub struct Summary {
     reasons: BoundedCounts,
     latency_ns: Histogram<u64>,
     fuel: Histogram<u64>,
+    /// The most fuel one evaluation used, exactly: percentiles are capped at
+    /// it, since the histogram rounds recorded values up to its precision.
+    max_fuel: u64,
     total: u64,
 }
 
@@ -36,6 +39,7 @@ impl Default for Summary {
             latency_ns: Histogram::new_with_max(3_600_000_000_000, 3)
                 .expect("valid histogram bounds"),
             fuel: Histogram::new_with_max(1_000_000_000_000, 3).expect("valid histogram bounds"),
+            max_fuel: 0,
             total: 0,
         }
     }
@@ -43,8 +47,8 @@ impl Default for Summary {
 
 impl Summary {
     /// Counts one recipient; `cost` is the evaluation's wall time and fuel
-    /// when the rule ran.
-    pub fn record(&mut self, outcome: &Outcome, cost: Option<(Duration, u64)>) {
+    /// (unknown after a timeout) when the rule ran.
+    pub fn record(&mut self, outcome: &Outcome, cost: Option<(Duration, Option<u64>)>) {
         self.total += 1;
         *self.statuses.entry(outcome.status).or_default() += 1;
         for segment in &outcome.segments {
@@ -58,7 +62,7 @@ impl Summary {
         }
         if let Some(reason) = &outcome.reason {
             let code = reason.split(':').next().unwrap_or(reason);
-            let code = if outcome.status == Status::Error {
+            let code = if outcome.status == Status::Error && code != "host-unavailable" {
                 "input-error"
             } else {
                 code
@@ -69,7 +73,10 @@ impl Summary {
         if let Some((elapsed, fuel)) = cost {
             self.latency_ns
                 .saturating_record(elapsed.as_nanos().min(u64::MAX as u128) as u64);
-            self.fuel.saturating_record(fuel);
+            if let Some(fuel) = fuel {
+                self.fuel.saturating_record(fuel);
+                self.max_fuel = self.max_fuel.max(fuel);
+            }
         }
     }
 
@@ -98,7 +105,7 @@ impl Summary {
 
     /// Fuel used at quantile `q`, when any rule ran.
     pub fn fuel(&self, q: f64) -> Option<u64> {
-        (!self.fuel.is_empty()).then(|| self.fuel.value_at_quantile(q))
+        (!self.fuel.is_empty()).then(|| self.fuel.value_at_quantile(q).min(self.max_fuel))
     }
 
     /// The summary as an aligned text table.
@@ -161,7 +168,7 @@ mod tests {
         ok.reason = None;
         ok.segments = vec!["active".into(), "vip".into()];
         ok.subject = Some("vip".into());
-        summary.record(&ok, Some((Duration::from_micros(10), 1000)));
+        summary.record(&ok, Some((Duration::from_micros(10), Some(1000))));
         summary.record(
             &Outcome::without_message("b".into(), Status::Suppressed, "no-consent".into()),
             None,
@@ -174,5 +181,17 @@ mod tests {
         let table = summary.table();
         assert!(table.contains("suppressed: no-consent"), "{table}");
         assert!(table.contains("latency p50 10.0 µs"), "{table}");
+    }
+
+    #[test]
+    fn fuel_percentiles_never_exceed_the_fuel_actually_used() {
+        let mut summary = Summary::default();
+        let ok = Outcome::without_message("a".into(), Status::Ok, String::new());
+        for _ in 0..100 {
+            summary.record(&ok, Some((Duration::from_micros(10), Some(10_000_000))));
+        }
+        summary.record(&ok, Some((Duration::from_micros(10), Some(18_219))));
+        assert_eq!(summary.fuel(0.99), Some(10_000_000));
+        assert_eq!(summary.fuel(0.5), Some(10_000_000));
     }
 }

@@ -20,6 +20,9 @@
 //! | `invent-ids` | puts the recipient in 32 segments and suppresses with a code, all made from its id (new ids for every recipient) |
 //! | `impersonate` | suppresses with the host's code `no-consent` |
 //! | `host-note` | decides normally but notes `fallback-block:hero` as if the host had |
+//! | `busy` | computes for 20,000,000 loop iterations (well within a large fuel budget), then decides normally |
+//! | `grow` | asks for 1 GiB more linear memory, reports what `memory.grow` returned (`grow:-1` when refused), then decides normally |
+//! | `random` | reads 8 bytes of WASI randomness directly and reports them as `random:<u64>` |
 //! | anything else | decides normally: segment `well-behaved`, variant `default` |
 
 use std::hint::black_box;
@@ -96,6 +99,13 @@ impl Rule for Misbehaving {
                 decision.add_reason(format!("random:{random}"));
                 decision.add_reason(format!("bucket:{}", ab_bucket("subject-test")));
             }
+            "busy" => {
+                decision.add_reason(format!("busy:{}", busy(BUSY_ITERATIONS)));
+            }
+            "grow" => {
+                decision.add_reason(format!("grow:{}", grow(GROW_PAGES)));
+            }
+            "random" => decision.add_reason(format!("random:{}", random_u64())),
             _ => {}
         }
         Ok(decision)
@@ -141,6 +151,64 @@ fn recurse(start: u64) -> u64 {
     }
     // Not a tail call, and not an accumulator the optimizer could fold.
     recurse(start).rotate_left((depth & 31) as u32) ^ depth
+}
+
+/// Loop iterations of the `busy` behaviour: about 100 million units of fuel.
+const BUSY_ITERATIONS: u64 = 20_000_000;
+
+/// Computation that takes CPU time but ends, with a result the optimizer
+/// cannot predict.
+#[inline(never)]
+fn busy(iterations: u64) -> u64 {
+    let mut state = black_box(0x9e37_79b9_7f4a_7c15u64);
+    for i in 0..black_box(iterations) {
+        state = black_box(state.rotate_left(5) ^ i);
+    }
+    state & 0xff
+}
+
+/// Pages (64 KiB each) the `grow` behaviour asks for: 1 GiB.
+const GROW_PAGES: usize = 16_384;
+
+/// What `memory.grow` returns: the old size in pages, or -1 when refused.
+fn grow(pages: usize) -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let old = core::arch::wasm32::memory_grow(0, black_box(pages));
+        if old == usize::MAX { -1 } else { old as i64 }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = pages;
+        -1
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+unsafe extern "C" {
+    /// WASI's `random_get`: fills `len` bytes at `buf` from the host's
+    /// random source.
+    fn random_get(buf: *mut u8, len: usize) -> u16;
+}
+
+/// Eight bytes straight from the host's WASI random source, with no caching
+/// in the guest's standard library.
+fn random_u64() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut bytes = [0u8; 8];
+        // SAFETY: `bytes` is a live, writable buffer of exactly the given
+        // length.
+        unsafe {
+            random_get(bytes.as_mut_ptr(), bytes.len());
+        }
+        u64::from_le_bytes(bytes)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
 }
 
 static DEPTH: AtomicU64 = AtomicU64::new(0);

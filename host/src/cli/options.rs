@@ -24,6 +24,13 @@ pub struct EngineOptions {
     /// Largest rule component accepted, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = OperatorLimits::default().max_component_bytes >> 20)]
     pub max_component_mib: usize,
+    /// Longest time compiling a rule may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = OperatorLimits::default().compile.compile_timeout.as_millis() as u64)]
+    pub max_compile_ms: u64,
+    /// Most disk space the compilation cache may take, in MiB; the least
+    /// recently used entries are removed past it.
+    #[arg(long, value_name = "MIB", default_value_t = OperatorLimits::default().max_cache_bytes >> 20)]
+    pub max_cache_mib: u64,
     /// Where compiled rules are cached [default: $MAILRULES_CACHE_DIR, else
     /// $XDG_CACHE_HOME/mailrules, else ~/.cache/mailrules].
     #[arg(long, value_name = "DIR")]
@@ -41,6 +48,8 @@ impl EngineOptions {
         operator.maximum.timeout = Duration::from_millis(self.max_timeout_ms);
         operator.maximum.memory_bytes = self.max_memory_mib << 20;
         operator.max_component_bytes = self.max_component_mib << 20;
+        operator.compile.compile_timeout = Duration::from_millis(self.max_compile_ms);
+        operator.max_cache_bytes = self.max_cache_mib << 20;
         operator
     }
 

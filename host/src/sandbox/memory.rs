@@ -2,23 +2,15 @@
 
 use wasmtime::ResourceLimiter;
 
-/// Refuses memory growth past a byte limit and remembers that it did, so the
-/// resulting trap can be reported as "memory limit" (wasmtime surfaces it as
-/// a plain error, not a `Trap`).
+/// Refuses memory growth past a byte limit and remembers that it did. A
+/// refused `memory.grow` returns -1 to the guest, as WebAssembly specifies,
+/// so a rule may handle it and go on; a rule that cannot (an allocator
+/// aborting) traps, and the trap is reported as "memory limit". Memory the
+/// module asks for at instantiation fails instantiation instead.
 #[derive(Debug, Clone)]
 pub struct MemoryLimiter {
     max_bytes: usize,
     hit: bool,
-}
-
-/// The error a refused memory growth traps with.
-#[derive(Debug, thiserror::Error)]
-#[error("memory limit of {max_bytes} bytes reached (asked for {desired} bytes)")]
-pub struct MemoryLimitExceeded {
-    /// The limit.
-    pub max_bytes: usize,
-    /// What the guest asked for.
-    pub desired: usize,
 }
 
 impl MemoryLimiter {
@@ -34,6 +26,11 @@ impl MemoryLimiter {
     pub fn was_hit(&self) -> bool {
         self.hit
     }
+
+    /// Forgets refused growth, for the next evaluation in the same store.
+    pub fn reset(&mut self) {
+        self.hit = false;
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -45,11 +42,7 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.hit = true;
-            return Err(MemoryLimitExceeded {
-                max_bytes: self.max_bytes,
-                desired,
-            }
-            .into());
+            return Ok(false);
         }
         Ok(true)
     }
@@ -75,7 +68,9 @@ mod tests {
         let mut limiter = MemoryLimiter::new(1 << 20);
         assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
         assert!(!limiter.was_hit());
-        assert!(limiter.memory_growing(1 << 20, 2 << 20, None).is_err());
+        assert!(!limiter.memory_growing(1 << 20, 2 << 20, None).unwrap());
         assert!(limiter.was_hit());
+        limiter.reset();
+        assert!(!limiter.was_hit());
     }
 }

@@ -2,12 +2,14 @@
 //! rule may read, the deterministic WASI, the capped log and the memory
 //! limiter. A fresh one is made for every evaluation.
 
+mod deadline;
 mod host_api;
 mod log;
 mod memory;
 mod state;
 mod wasi;
 
+pub use deadline::{Deadline, DeadlineCheck, WALL_CLOCK_BACKSTOP, thread_cpu_time};
 pub use log::CappedLog;
 pub use memory::MemoryLimiter;
 pub use state::SandboxState;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::{CappedLog, MemoryLimiter, deterministic_wasi};
+use super::{CappedLog, Deadline, MemoryLimiter, deterministic_wasi};
 use crate::campaign::Campaign;
 use crate::profile::Profile;
 
@@ -16,6 +16,8 @@ pub struct SandboxState {
     pub(crate) now: i64,
     pub(crate) log: CappedLog,
     pub(crate) limiter: MemoryLimiter,
+    /// The current evaluation's CPU-time deadline.
+    pub(crate) deadline: Deadline,
     /// Built on the first WASI call: most rules never make one, and building
     /// it (clocks, seeded generators, captured streams) is a large part of
     /// what a fresh sandbox would otherwise cost.
@@ -40,16 +42,21 @@ impl SandboxState {
             now,
             log,
             limiter: MemoryLimiter::new(memory_bytes),
+            deadline: Deadline::default(),
             table: ResourceTable::new(),
         }
     }
 }
 
 impl SandboxState {
-    /// Points a reused instance at the next recipient, with an empty log.
+    /// Points a reused instance at the next recipient, with an empty log,
+    /// no refused memory growth on record, and WASI randomness seeded for
+    /// that recipient (the WASI context is built again on its next use).
     pub fn next_recipient(&mut self, profile: Arc<Profile>) {
         self.profile = profile;
         self.log.clear();
+        self.limiter.reset();
+        self.wasi = None;
     }
 }
 
