@@ -180,6 +180,7 @@ pub struct JournalWriter {
     path: PathBuf,
     file: BufWriter<File>,
     unsynced: usize,
+    sync_delay: std::time::Duration,
 }
 
 impl JournalWriter {
@@ -238,12 +239,20 @@ impl JournalWriter {
             path: path.to_path_buf(),
             file: BufWriter::new(file),
             unsynced: 0,
+            sync_delay: std::time::Duration::ZERO,
         };
         if history.started.is_none() {
             writer.append(&header)?;
             writer.sync()?;
         }
         Ok((writer, history))
+    }
+
+    /// Makes every sync take at least `delay` longer, as on a slow disk.
+    /// For tests of the crash window; a real run never sets it.
+    pub fn with_sync_delay(mut self, delay: std::time::Duration) -> Self {
+        self.sync_delay = delay;
+        self
     }
 
     /// Appends one record; syncs every [`SYNC_EVERY`] records.
@@ -264,6 +273,11 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Records appended since the last sync.
+    pub fn unsynced(&self) -> usize {
+        self.unsynced
+    }
+
     /// Writes buffered records and syncs the file.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         let io = |source| JournalError::Io {
@@ -272,6 +286,9 @@ impl JournalWriter {
         };
         self.file.flush().map_err(io)?;
         self.file.get_ref().sync_data().map_err(io)?;
+        if !self.sync_delay.is_zero() {
+            std::thread::sleep(self.sync_delay);
+        }
         self.unsynced = 0;
         Ok(())
     }

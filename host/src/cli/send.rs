@@ -121,6 +121,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         now,
     };
     let (journal, history) = JournalWriter::open(&journal_path, header)?;
+    let journal = journal.with_sync_delay(test_fsync_delay()?);
     if history.truncated_bytes > 0 {
         eprintln!(
             "mailrules: {}: cut {} bytes of a record torn by a crash",
@@ -222,6 +223,23 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Environment variable that slows every journal sync by this many
+/// milliseconds, as a slow disk would. For tests of the crash window only.
+const TEST_FSYNC_DELAY_VARIABLE: &str = "MAILRULES_TEST_FSYNC_DELAY_MS";
+
+/// The journal sync delay tests ask for (zero unless set).
+fn test_fsync_delay() -> anyhow::Result<Duration> {
+    match std::env::var(TEST_FSYNC_DELAY_VARIABLE) {
+        Ok(ms) => {
+            let ms: u64 = ms
+                .parse()
+                .with_context(|| format!("${TEST_FSYNC_DELAY_VARIABLE}: `{ms}` is not a number"))?;
+            Ok(Duration::from_millis(ms))
+        }
+        Err(_) => Ok(Duration::ZERO),
+    }
 }
 
 /// Environment variable with the relay password, for a URL with a user
