@@ -24,6 +24,7 @@ pub mod run;
 pub mod sandbox;
 pub mod summary;
 mod threads;
+mod unsynced_window;
 
 pub use campaign::Campaign;
 pub use engine::{Isolation, RuleEngine};

@@ -21,6 +21,7 @@ use crate::profile_reader::ProfileRecord;
 use crate::render::Renderer;
 use crate::run::{Processed, run};
 use crate::threads::spawn_named;
+use crate::unsynced_window::{CloseOnDrop, UnsyncedWindow};
 
 /// How delivery behaves.
 #[derive(Debug, Clone)]
@@ -246,37 +247,66 @@ pub fn send(
         limit: options.give_up_after.max(1) as u64,
         refused: OnceLock::new(),
     };
+    // A message goes to the relay only with a permit, given back once its
+    // record is synced: the crash window holds however slow the disk is.
+    let window = UnsyncedWindow::new(crate::journal::SYNC_EVERY + connections);
     let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
-        let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
+        let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry, bool)>(1024);
         // Many delivery threads take from one queue: a multi-consumer
         // channel, so an idle thread waits in the channel rather than on a
         // lock held by another waiting thread.
         let (work_tx, work_rx) =
             crossbeam_channel::bounded::<(Outcome, Arc<Profile>)>(connections * 2);
 
-        let recorder = spawn_named(
-            scope,
-            "journal",
+        let recorder = spawn_named(scope, "journal", {
+            let window = &window;
             move || -> Result<BTreeMap<Fate, u64>, SendError> {
+                let _close = CloseOnDrop(window);
                 let mut fates = BTreeMap::new();
-                for (fate, entry) in journal_rx {
+                // Permits held by records not yet synced.
+                let mut held = 0;
+                loop {
+                    let (fate, entry, holds_permit) = match journal_rx.try_recv() {
+                        Ok(record) => record,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            // Nothing waiting: sync now rather than keep
+                            // delivery threads waiting for their permits.
+                            if journal.unsynced() > 0 {
+                                journal.sync()?;
+                            }
+                            window.release(std::mem::take(&mut held));
+                            match journal_rx.recv() {
+                                Ok(record) => record,
+                                Err(mpsc::RecvError) => break,
+                            }
+                        }
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    };
                     journal.append(&entry)?;
+                    held += usize::from(holds_permit);
+                    if journal.unsynced() == 0 {
+                        window.release(std::mem::take(&mut held));
+                    }
                     *fates.entry(fate).or_insert(0) += 1;
                     on_recipient(fate);
                 }
                 journal.sync()?;
                 Ok(fates)
-            },
-        );
+            }
+        });
         for _ in 0..connections {
             let work_rx = work_rx.clone();
             let journal_tx = journal_tx.clone();
             let breaker = &breaker;
+            let window = &window;
             spawn_named(scope, "deliver", move || {
                 for (outcome, profile) in work_rx {
-                    let record =
+                    if !window.acquire() {
+                        break;
+                    }
+                    let (fate, entry) =
                         deliver_one(renderer, transport, options, &outcome, &profile, breaker);
-                    if journal_tx.send(record).is_err() {
+                    if journal_tx.send((fate, entry, true)).is_err() {
                         break;
                     }
                 }
@@ -299,7 +329,7 @@ pub fn send(
                 Status::Error => Fate::Error,
             };
             let record = entry(&outcome, fate, None, None);
-            journal_tx.send((fate, record)).map_err(|_| ())
+            journal_tx.send((fate, record, false)).map_err(|_| ())
         });
         drop(work_tx);
         drop(journal_tx);

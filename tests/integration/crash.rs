@@ -57,7 +57,9 @@ fn kill_and_resume(name: &str, fsync_delay_ms: u64) {
     let journal = dir.path().join("journal");
 
     // Start, and kill -9 once a few hundred messages are through.
-    let mut child = send_command(&path, &journal, fsync_delay_ms).spawn().unwrap();
+    let mut child = send_command(&path, &journal, fsync_delay_ms)
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while postfix::count(&domain) < 200 {
         assert!(
@@ -83,7 +85,9 @@ fn kill_and_resume(name: &str, fsync_delay_ms: u64) {
     );
 
     // Resume.
-    let output = send_command(&path, &journal, fsync_delay_ms).output().unwrap();
+    let output = send_command(&path, &journal, fsync_delay_ms)
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "{}",
