@@ -107,6 +107,7 @@ fn entry(
         message_id,
         reply,
         reason: outcome.reason.clone(),
+        input: outcome.input.clone(),
     })
 }
 

@@ -8,6 +8,7 @@ mod crash;
 mod determinism;
 mod faults;
 mod harness;
+mod journal;
 mod loading;
 mod mail;
 mod malformed_input;

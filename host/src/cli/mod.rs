@@ -2,6 +2,7 @@
 
 mod check;
 mod eval;
+mod journal;
 mod options;
 mod preview;
 mod report;
@@ -38,6 +39,8 @@ enum Command {
     Send(send::SendArgs),
     /// Totals of a campaign journal by fate, status, segment and variant.
     Report(report::ReportArgs),
+    /// Journal maintenance: `repair` a damaged journal.
+    Journal(journal::JournalArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -48,5 +51,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(args) => preview::run(args),
         Command::Send(args) => send::run(args),
         Command::Report(args) => report::run(args),
+        Command::Journal(args) => journal::run(args),
     }
 }

@@ -16,6 +16,7 @@ use mailrules::journal::{Entry, Fate, JournalWriter};
 use mailrules::profile_reader::ProfileReader;
 use mailrules::render::Renderer;
 use mailrules::send::{DeliveryOptions, send};
+use sha2::{Digest, Sha256};
 
 use super::{EngineOptions, SendOptions, campaign_time};
 
@@ -61,6 +62,12 @@ pub struct SendArgs {
     /// sent again (deferred ones are retried).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
+    /// Resume a journal that was started with another rule, campaign file
+    /// or `now` (the differences are printed and a new journal header
+    /// records this run's). Without it such a resume is refused (exit 2):
+    /// it would mix two campaigns' decisions.
+    #[arg(long)]
+    allow_changed: bool,
     /// Delivery threads (relay connections in use at once).
     #[arg(long, value_name = "N", default_value_t = 16)]
     connections: usize,
@@ -97,7 +104,15 @@ pub struct SendArgs {
 /// Sends the campaign and prints a summary.
 pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let campaign = Arc::new(Campaign::load(&args.campaign)?);
-    let now = campaign_time(args.now.as_deref(), &campaign)?;
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.journal", campaign.id)));
+    let now = match (&args.now, campaign.now, started_now(&journal_path)) {
+        // A resumed run of a campaign without `now` keeps the first run's.
+        (None, None, Some(now)) => now,
+        _ => campaign_time(args.now.as_deref(), &campaign)?,
+    };
     let renderer = Renderer::new(&campaign, now, args.send.dkim().as_ref())?;
     let (engine, rule) = args.engine.load(&args.rules)?;
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
@@ -111,16 +126,18 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         (None, Some(dir)) => Box::new(EmlDirTransport::create(dir.clone())?),
         (None, None) => Box::new(MaildirTransport::create(args.maildir.clone())?),
     };
-    let journal_path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.journal", campaign.id)));
+    let campaign_bytes = std::fs::read(&args.campaign)
+        .with_context(|| format!("{}: cannot read the campaign", args.campaign.display()))?;
     let header = Entry::Started {
         campaign_id: campaign.id.clone(),
         rule_sha256: rule.info.sha256.clone(),
         now,
+        campaign_sha256: Some(hex::encode(Sha256::digest(&campaign_bytes))),
     };
-    let (journal, history) = JournalWriter::open(&journal_path, header)?;
+    let (journal, history) = JournalWriter::open_with(&journal_path, header, args.allow_changed)?;
+    for difference in &history.changed {
+        eprintln!("mailrules: resuming with a different {difference} (--allow-changed)");
+    }
     let journal = journal.with_sync_delay(test_fsync_delay()?);
     if history.truncated_bytes > 0 {
         eprintln!(
@@ -223,6 +240,16 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `now` of the journal's latest header, if the journal exists and
+/// has one.
+fn started_now(journal: &std::path::Path) -> Option<i64> {
+    let (entries, _, _) = mailrules::journal::read(journal).ok()?;
+    entries.into_iter().rev().find_map(|entry| match entry {
+        Entry::Started { now, .. } => Some(now),
+        Entry::Recipient(_) => None,
+    })
 }
 
 /// Environment variable that slows every journal sync by this many
