@@ -21,6 +21,7 @@ pub mod profile;
 pub mod profile_reader;
 pub mod rule;
 pub mod run;
+mod same_refusals;
 pub mod sandbox;
 pub mod summary;
 mod threads;

@@ -81,6 +81,12 @@ pub struct SendArgs {
     /// down): the rest are recorded as deferred for a later run.
     #[arg(long, value_name = "N", default_value_t = 50)]
     give_up_after: usize,
+    /// When the first N recipients of the run are all refused permanently
+    /// with the same reply (`550 relay access denied`: the relay refuses
+    /// everyone), stop: they and the rest are recorded as deferred, not
+    /// failed. 0 turns this off.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    stop_after_same_refusals: usize,
     /// SMTP timeout per command, in seconds.
     #[arg(long, value_name = "S", default_value_t = 30)]
     smtp_timeout: u64,
@@ -167,6 +173,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         retries: args.retries,
         retry_delay: Duration::from_millis(args.retry_delay_ms),
         give_up_after: args.give_up_after,
+        same_refusals_limit: args.stop_after_same_refusals,
     };
     let progress = super::progress_bar(&args.profiles);
     let bytes_read = reader.bytes_read();
@@ -223,6 +230,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     if let Some(reply) = &summary.refused {
         eprintln!(
             "mailrules: the relay refused the sender, so sending stopped: {reply}\n  fix the relay's credentials (user:password@ in --relay or ${RELAY_PASSWORD_VARIABLE}) and run the same command again"
+        );
+    }
+    if let Some(reply) = &summary.refused_everyone {
+        eprintln!(
+            "mailrules: the relay refused the first {} recipients with the same reply, so it is refusing everyone and sending stopped: {reply}\n  fix the relay (or, if those recipients really are all bad, pass --stop-after-same-refusals 0) and run the same command again",
+            args.stop_after_same_refusals
         );
     }
     if summary.count(Fate::Deferred) > 0 {
