@@ -238,7 +238,8 @@ fn deliver_one(
 }
 
 /// Sends the campaign to every record not already final in `history`.
-/// `on_recipient` is called on every fate (for progress).
+/// `on_recipient` is called on every record as it is journaled (for
+/// progress, and to show unreadable input records).
 #[allow(clippy::too_many_arguments)]
 pub fn send(
     evaluator: &Evaluator<'_>,
@@ -249,7 +250,7 @@ pub fn send(
     records: impl Iterator<Item = ProfileRecord> + Send,
     jobs: usize,
     options: &DeliveryOptions,
-    on_recipient: &(dyn Fn(Fate) + Sync),
+    on_recipient: &(dyn Fn(&RecipientEntry) + Sync),
 ) -> Result<SendSummary, SendError> {
     let started = Instant::now();
     let already_done = AtomicU64::new(0);
@@ -318,7 +319,9 @@ pub fn send(
                         window.release(std::mem::take(&mut held));
                     }
                     *fates.entry(fate).or_insert(0) += 1;
-                    on_recipient(fate);
+                    if let Entry::Recipient(recipient) = &entry {
+                        on_recipient(recipient);
+                    }
                 }
                 journal.sync()?;
                 Ok(fates)

@@ -249,3 +249,57 @@ fn a_dead_relay_stops_the_run_quickly() {
     assert_eq!(not_attempted, SENDABLE - 3, "{fates:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// A relay that answers every envelope with 421 and hangs up at once (its
+/// thread is left waiting for connections when the test ends).
+fn hanging_up_relay() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        loop {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            let _ = writer.write_all(b"220 test ready\r\n");
+            let _ = reader.read_line(&mut line); // EHLO
+            let _ = writer.write_all(b"250-test\r\n250 PIPELINING\r\n");
+            line.clear();
+            let _ = reader.read_line(&mut line); // MAIL FROM
+            let _ = writer.write_all(b"421 4.3.2 Service shutting down, closing\r\n");
+            let _ = writer.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_421_reply_before_the_relay_hangs_up_is_kept_in_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = example_profiles(dir.path(), "hung-up.test");
+    let journal = dir.path().join("journal");
+    let url = hanging_up_relay();
+    let output = send(&url, &profiles, &journal, &["--connections", "1"]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fates = latest(&journal);
+    let deferred: Vec<&RecipientEntry> = fates
+        .values()
+        .filter(|r| r.fate == Fate::Deferred)
+        .collect();
+    assert_eq!(deferred.len(), SENDABLE);
+    assert!(
+        deferred
+            .iter()
+            .all(|r| r.reply.as_deref()
+                == Some("MAIL FROM: 421 4.3.2 Service shutting down, closing")),
+        "{deferred:?}"
+    );
+}

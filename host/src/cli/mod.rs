@@ -16,6 +16,10 @@ use clap::{Parser, Subcommand};
 /// records could not be read (each has status `error` with its line).
 pub const EXIT_UNREADABLE_RECORDS: u8 = 4;
 
+/// Input errors `eval` and `send` echo to stderr before the rest are only
+/// counted.
+pub const ERRORS_SHOWN: u64 = 10;
+
 pub use options::{EngineOptions, SendOptions, campaign_time, progress_bar};
 
 /// Runs tenants' email segmentation and personalization rules (WebAssembly

@@ -12,7 +12,7 @@ use clap::Args;
 use mailrules::campaign::Campaign;
 use mailrules::deliver::{EmlDirTransport, MaildirTransport, SmtpRelay, Transport};
 use mailrules::evaluate::Evaluator;
-use mailrules::journal::{Entry, Fate, JournalWriter};
+use mailrules::journal::{Entry, Fate, JournalWriter, RecipientEntry};
 use mailrules::profile_reader::ProfileReader;
 use mailrules::render::Renderer;
 use mailrules::send::{DeliveryOptions, send};
@@ -183,7 +183,20 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         campaign.id,
         transport.describe()
     );
-    let on_recipient = |_: Fate| {
+    let unreadable = std::sync::atomic::AtomicU64::new(0);
+    let on_recipient = |recipient: &RecipientEntry| {
+        if recipient.fate == Fate::Error {
+            let n = unreadable.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n <= super::ERRORS_SHOWN {
+                progress.suspend(|| {
+                    eprintln!(
+                        "mailrules: {}: {}",
+                        args.profiles.display(),
+                        recipient.reason.as_deref().unwrap_or("unreadable record")
+                    )
+                });
+            }
+        }
         let n = handled.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress.set_position(bytes_read.load(std::sync::atomic::Ordering::Relaxed));
         if n.is_multiple_of(64) {
@@ -202,6 +215,13 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         &on_recipient,
     )?;
     progress.finish_and_clear();
+    let unreadable = unreadable.into_inner();
+    if unreadable > super::ERRORS_SHOWN {
+        eprintln!(
+            "mailrules: … and {} more unreadable records",
+            unreadable - super::ERRORS_SHOWN
+        );
+    }
     let seconds = summary.elapsed.as_secs_f64();
     eprintln!(
         "mailrules: {} recipients in {:.1} s ({:.0}/s); {} already done before this run",
