@@ -24,7 +24,7 @@ use super::{EngineOptions, SendOptions, campaign_time};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 the run completed (permanent 5xx failures are per recipient, in the journal); \
-2 unusable input or options; 3 some recipients are deferred: run the same command again; \
+2 unusable input or options, or a journal that is damaged, in use by another run, or was started with another rule, campaign file or `now`; 3 some recipients are deferred: run the same command again; \
 4 none deferred, but some input records could not be read."
 )]
 pub struct SendArgs {

@@ -44,7 +44,13 @@ pub fn scan(path: &Path, bytes: &[u8]) -> Result<Contents, JournalError> {
             }
         });
     }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let Some(&[a, b, c, d]) = bytes.get(8..12) else {
+        // The magic, then less than a version that is not ours.
+        return Err(JournalError::NotAJournal {
+            path: path.to_path_buf(),
+        });
+    };
+    let version = u32::from_le_bytes([a, b, c, d]);
     if version != VERSION {
         return Err(JournalError::UnknownVersion {
             path: path.to_path_buf(),

@@ -260,3 +260,28 @@ fn a_changed_rule_or_now_is_refused_unless_allowed_and_then_recorded() {
     let (_, history) = JournalWriter::open(&path, header_with("c", "11", 5)).unwrap();
     assert!(history.changed.is_empty());
 }
+
+#[test]
+fn files_that_are_no_current_journal_are_refused_with_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    let refused = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        read(&path).err().unwrap()
+    };
+    assert!(matches!(
+        refused(b"MRJOURNL\x07"),
+        JournalError::NotAJournal { .. }
+    ));
+    assert!(matches!(
+        refused(b"MRJOURNL\x03\0\0\0"),
+        JournalError::UnknownVersion { version: 3, .. }
+    ));
+    assert!(matches!(
+        refused(b"hello, world"),
+        JournalError::NotAJournal { .. }
+    ));
+    // A header cut short by a crash is an empty journal.
+    std::fs::write(&path, b"MRJOUR").unwrap();
+    assert_eq!(read(&path).unwrap(), (Vec::new(), 0, 6));
+}
