@@ -67,6 +67,9 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The code of [`Failure::HostUnavailable`].
+    pub const HOST_UNAVAILABLE: &'static str = "host-unavailable";
+
     /// A short, stable code for counting and policy.
     pub fn code(&self) -> &'static str {
         match self {
@@ -78,7 +81,7 @@ impl Failure {
             Failure::RuleError { .. } => "rule-error",
             Failure::InvalidDecision { .. } => "invalid-decision",
             Failure::RulesOff => "rules-off",
-            Failure::HostUnavailable { .. } => "host-unavailable",
+            Failure::HostUnavailable { .. } => Failure::HOST_UNAVAILABLE,
         }
     }
 }

@@ -25,9 +25,11 @@ pub mod profile_reader;
 pub mod reserved;
 pub mod rule;
 pub mod run;
+mod same_refusals;
 pub mod sandbox;
 pub mod summary;
 mod threads;
+mod unsynced_window;
 
 pub use campaign::Campaign;
 pub use engine::{Isolation, RuleEngine};

@@ -13,14 +13,16 @@ use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::deliver::{DeliveryError, Severity, Transport};
-use crate::evaluate::Evaluator;
+use crate::evaluate::{Evaluator, Failure};
 use crate::journal::{Entry, Fate, History, JournalError, JournalWriter, RecipientEntry};
 use crate::outcome::{Outcome, Status};
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
 use crate::render::Renderer;
 use crate::run::{Processed, run};
+use crate::same_refusals::SameRefusals;
 use crate::threads::spawn_named;
+use crate::unsynced_window::{CloseOnDrop, UnsyncedWindow};
 
 /// How delivery behaves.
 #[derive(Debug, Clone)]
@@ -35,6 +37,11 @@ pub struct DeliveryOptions {
     /// retry spent), stop trying: the rest are recorded as deferred at once,
     /// for a later run to resume.
     pub give_up_after: usize,
+    /// When the first this many recipients of a run are all refused
+    /// permanently with the same reply (addresses aside), the relay is
+    /// refusing everyone: stop, and record them and the rest as deferred
+    /// rather than failed. 0 turns this off.
+    pub same_refusals_limit: usize,
 }
 
 impl Default for DeliveryOptions {
@@ -44,6 +51,7 @@ impl Default for DeliveryOptions {
             retries: 3,
             retry_delay: Duration::from_millis(500),
             give_up_after: 50,
+            same_refusals_limit: 20,
         }
     }
 }
@@ -62,6 +70,10 @@ pub struct SendSummary {
     /// The relay's reply when it refused the sender (authentication) and
     /// sending stopped.
     pub refused: Option<String>,
+    /// The reply the relay refused the first recipients with, all alike,
+    /// when that stopped sending (see
+    /// [`DeliveryOptions::same_refusals_limit`]).
+    pub refused_everyone: Option<String>,
 }
 
 impl SendSummary {
@@ -106,6 +118,7 @@ fn entry(
         message_id,
         reply,
         reason: outcome.reason.clone(),
+        input: outcome.input.clone(),
     })
 }
 
@@ -135,22 +148,31 @@ struct Breaker {
     deferred_in_a_row: AtomicU64,
     limit: u64,
     refused: OnceLock<String>,
+    same_refusals: SameRefusals,
 }
 
 impl Breaker {
     fn open(&self) -> bool {
-        self.refused.get().is_some() || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
+        self.refused.get().is_some()
+            || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
+            || self.same_refusals.tripped().is_some()
     }
 
     /// Why delivery is no longer attempted.
     fn reason(&self) -> String {
-        match self.refused.get() {
-            Some(reply) => format!("not attempted: the relay refused the sender: {reply}"),
-            None => format!(
-                "not attempted: {} recipients in a row were deferred",
-                self.limit
-            ),
+        if let Some(reply) = self.refused.get() {
+            return format!("not attempted: the relay refused the sender: {reply}");
         }
+        if let Some(reply) = self.same_refusals.tripped() {
+            return format!(
+                "not attempted: the relay refused the first {} recipients alike: {reply}",
+                self.same_refusals.limit()
+            );
+        }
+        format!(
+            "not attempted: {} recipients in a row were deferred",
+            self.limit
+        )
     }
 
     fn refuse(&self, reply: &str) {
@@ -167,7 +189,9 @@ impl Breaker {
     }
 }
 
-/// Renders and delivers one recipient's message; returns its journal record.
+/// Renders and delivers one recipient's message; returns the journal
+/// records to write now: usually its own, but a refusal at the start of the
+/// run may be held back (none) or release others held before it.
 fn deliver_one(
     renderer: &Renderer,
     transport: &dyn Transport,
@@ -175,28 +199,32 @@ fn deliver_one(
     outcome: &Outcome,
     profile: &Profile,
     breaker: &Breaker,
-) -> (Fate, Entry) {
+) -> Vec<(Fate, Entry)> {
     let message = match renderer.render_message(profile, outcome) {
         Ok(message) => message,
         Err(error) => {
-            return (
+            return vec![(
                 Fate::Failed,
                 entry(outcome, Fate::Failed, None, Some(error.to_string())),
-            );
+            )];
         }
     };
     let id = Some(message.message_id.clone());
     if breaker.open() {
-        return (
+        return vec![(
             Fate::Deferred,
             entry(outcome, Fate::Deferred, id, Some(breaker.reason())),
-        );
+        )];
     }
     let (fate, reply) = match deliver_with_retries(transport, &message, options) {
         Ok(reply) => (Fate::Delivered, reply),
         Err(error) => match error.severity {
             Severity::Transient => (Fate::Deferred, error.message),
-            Severity::Permanent => (Fate::Failed, error.message),
+            Severity::Permanent => {
+                breaker.record(Fate::Failed);
+                let record = entry(outcome, Fate::Failed, id, Some(error.message.clone()));
+                return breaker.same_refusals.refused(&error.message, record);
+            }
             Severity::Refused => {
                 breaker.refuse(&error.message);
                 (Fate::Deferred, error.message)
@@ -204,11 +232,14 @@ fn deliver_one(
         },
     };
     breaker.record(fate);
-    (fate, entry(outcome, fate, id, Some(reply)))
+    let mut records = breaker.same_refusals.other();
+    records.push((fate, entry(outcome, fate, id, Some(reply))));
+    records
 }
 
 /// Sends the campaign to every record not already final in `history`.
-/// `on_recipient` is called on every fate (for progress).
+/// `on_recipient` is called on every record as it is journaled (for
+/// progress, and to show unreadable input records).
 #[allow(clippy::too_many_arguments)]
 pub fn send(
     evaluator: &Evaluator<'_>,
@@ -219,7 +250,7 @@ pub fn send(
     records: impl Iterator<Item = ProfileRecord> + Send,
     jobs: usize,
     options: &DeliveryOptions,
-    on_recipient: &(dyn Fn(Fate) + Sync),
+    on_recipient: &(dyn Fn(&RecipientEntry) + Sync),
 ) -> Result<SendSummary, SendError> {
     let started = Instant::now();
     let already_done = AtomicU64::new(0);
@@ -245,42 +276,83 @@ pub fn send(
         deferred_in_a_row: AtomicU64::new(0),
         limit: options.give_up_after.max(1) as u64,
         refused: OnceLock::new(),
+        same_refusals: SameRefusals::new(options.same_refusals_limit),
     };
+    // A message goes to the relay only with a permit, given back once its
+    // record is synced: the crash window holds however slow the disk is.
+    let window = UnsyncedWindow::new(crate::journal::SYNC_EVERY + connections);
     let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
-        let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
+        let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry, bool)>(1024);
         // Many delivery threads take from one queue: a multi-consumer
         // channel, so an idle thread waits in the channel rather than on a
         // lock held by another waiting thread.
         let (work_tx, work_rx) =
             crossbeam_channel::bounded::<(Outcome, Arc<Profile>)>(connections * 2);
 
-        let recorder = spawn_named(
-            scope,
-            "journal",
+        let recorder = spawn_named(scope, "journal", {
+            let window = &window;
             move || -> Result<BTreeMap<Fate, u64>, SendError> {
+                let _close = CloseOnDrop(window);
                 let mut fates = BTreeMap::new();
-                for (fate, entry) in journal_rx {
+                // Permits held by records not yet synced.
+                let mut held = 0;
+                loop {
+                    let (fate, entry, holds_permit) = match journal_rx.try_recv() {
+                        Ok(record) => record,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            // Nothing waiting: sync now rather than keep
+                            // delivery threads waiting for their permits.
+                            if journal.unsynced() > 0 {
+                                journal.sync()?;
+                            }
+                            window.release(std::mem::take(&mut held));
+                            match journal_rx.recv() {
+                                Ok(record) => record,
+                                Err(mpsc::RecvError) => break,
+                            }
+                        }
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    };
                     journal.append(&entry)?;
+                    held += usize::from(holds_permit);
+                    if journal.unsynced() == 0 {
+                        window.release(std::mem::take(&mut held));
+                    }
                     *fates.entry(fate).or_insert(0) += 1;
-                    on_recipient(fate);
+                    if let Entry::Recipient(recipient) = &entry {
+                        on_recipient(recipient);
+                    }
                 }
                 journal.sync()?;
                 Ok(fates)
-            },
-        );
+            }
+        });
+        let mut deliverers = Vec::with_capacity(connections);
         for _ in 0..connections {
             let work_rx = work_rx.clone();
             let journal_tx = journal_tx.clone();
             let breaker = &breaker;
-            spawn_named(scope, "deliver", move || {
+            let window = &window;
+            deliverers.push(spawn_named(scope, "deliver", move || {
                 for (outcome, profile) in work_rx {
-                    let record =
-                        deliver_one(renderer, transport, options, &outcome, &profile, breaker);
-                    if journal_tx.send(record).is_err() {
+                    if !window.acquire() {
                         break;
                     }
+                    let records =
+                        deliver_one(renderer, transport, options, &outcome, &profile, breaker);
+                    // The first record carries this message's permit; a
+                    // refusal held back gives it back at once (nothing was
+                    // delivered).
+                    if records.is_empty() {
+                        window.release(1);
+                    }
+                    for (i, (fate, entry)) in records.into_iter().enumerate() {
+                        if journal_tx.send((fate, entry, i == 0)).is_err() {
+                            return;
+                        }
+                    }
                 }
-            });
+            }));
         }
         // Only the delivery threads receive: if they all stop, sending fails
         // instead of waiting for room forever.
@@ -296,12 +368,25 @@ pub fn send(
                 }
                 Status::Suppressed => Fate::Suppressed,
                 Status::Skipped => Fate::Skipped,
+                // No room to run the rule: the host's problem, so the
+                // recipient is tried again on resume, not finalised.
+                Status::Error if outcome.reason.as_deref().is_some_and(is_host_unavailable) => {
+                    Fate::Deferred
+                }
                 Status::Error => Fate::Error,
             };
             let record = entry(&outcome, fate, None, None);
-            journal_tx.send((fate, record)).map_err(|_| ())
+            journal_tx.send((fate, record, false)).map_err(|_| ())
         });
         drop(work_tx);
+        for deliverer in deliverers {
+            deliverer.join().expect("delivery threads do not panic");
+        }
+        // Refusals still held: fewer than the limit in the whole run.
+        for (fate, entry) in breaker.same_refusals.finish() {
+            // A closed journal already returned its error to the recorder.
+            let _ = journal_tx.send((fate, entry, false));
+        }
         drop(journal_tx);
         let fates = recorder
             .join()
@@ -319,6 +404,11 @@ pub fn send(
         duplicates: duplicates.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         refused: breaker.refused.get().cloned(),
+        refused_everyone: breaker.same_refusals.tripped(),
         ..summary
     })
+}
+
+fn is_host_unavailable(reason: &str) -> bool {
+    reason.starts_with(Failure::HOST_UNAVAILABLE)
 }

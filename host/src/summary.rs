@@ -62,7 +62,9 @@ impl Summary {
         }
         if let Some(reason) = &outcome.reason {
             let code = reason.split(':').next().unwrap_or(reason);
-            let code = if outcome.status == Status::Error && code != "host-unavailable" {
+            let code = if outcome.status == Status::Error
+                && code != crate::evaluate::Failure::HOST_UNAVAILABLE
+            {
                 "input-error"
             } else {
                 code

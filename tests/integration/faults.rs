@@ -103,7 +103,14 @@ fn permanent_refusals_are_failures_with_the_server_reply() {
     let profiles = example_profiles(dir.path(), "failed.test");
     let journal = dir.path().join("journal");
     let sink = Sink::start(&["-f", "rcpt"]);
-    let output = send(&sink.url(), &profiles, &journal, &[]);
+    // Every recipient is refused alike: without the stop on refusals
+    // alike, each is a failure of its own.
+    let output = send(
+        &sink.url(),
+        &profiles,
+        &journal,
+        &["--stop-after-same-refusals", "0"],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -118,11 +125,78 @@ fn permanent_refusals_are_failures_with_the_server_reply() {
         assert!(r.message_id.is_some());
     }
     // A failure is final: running again sends nothing more.
-    let again = send(&sink.url(), &profiles, &journal, &[]);
+    let again = send(
+        &sink.url(),
+        &profiles,
+        &journal,
+        &["--stop-after-same-refusals", "0"],
+    );
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("0 recipients in"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn a_relay_refusing_the_first_recipients_alike_stops_and_defers_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = example_profiles(dir.path(), "refused-alike.test");
+    let sink = Sink::start(&["-f", "rcpt"]);
+    // By default the first 20 refusals alike stop the run: here that is
+    // every sendable recipient, each deferred with the relay's reply.
+    let journal = dir.path().join("journal");
+    let output = send(&sink.url(), &profiles, &journal, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the relay refused the first 20 recipients with the same reply")
+            && stderr.contains("500 5.3.0 Error: command failed"),
+        "{stderr}"
+    );
+    let fates = latest(&journal);
+    assert_eq!(fates.values().filter(|r| r.fate == Fate::Failed).count(), 0);
+    let deferred: Vec<&RecipientEntry> = fates
+        .values()
+        .filter(|r| r.fate == Fate::Deferred)
+        .collect();
+    assert_eq!(deferred.len(), SENDABLE);
+    assert!(
+        deferred
+            .iter()
+            .all(|r| r.reply.as_deref() == Some("RCPT TO: 500 5.3.0 Error: command failed")),
+        "{deferred:?}"
+    );
+
+    // With a lower limit and one connection: 5 refused, the other 15 not
+    // attempted, all deferred.
+    let journal = dir.path().join("journal-5");
+    let output = send(
+        &sink.url(),
+        &profiles,
+        &journal,
+        &["--stop-after-same-refusals", "5", "--connections", "1"],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let fates = latest(&journal);
+    let replies = |prefix: &str| {
+        fates
+            .values()
+            .filter(|r| r.fate == Fate::Deferred)
+            .filter(|r| r.reply.as_deref().unwrap_or_default().starts_with(prefix))
+            .count()
+    };
+    assert_eq!(replies("RCPT TO: 500 5.3.0"), 5);
+    assert_eq!(
+        replies(
+            "not attempted: the relay refused the first 5 recipients alike: RCPT TO: 500 5.3.0"
+        ),
+        SENDABLE - 5
     );
 }
 
@@ -174,4 +248,58 @@ fn a_dead_relay_stops_the_run_quickly() {
         .count();
     assert_eq!(not_attempted, SENDABLE - 3, "{fates:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// A relay that answers every envelope with 421 and hangs up at once (its
+/// thread is left waiting for connections when the test ends).
+fn hanging_up_relay() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        loop {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            let _ = writer.write_all(b"220 test ready\r\n");
+            let _ = reader.read_line(&mut line); // EHLO
+            let _ = writer.write_all(b"250-test\r\n250 PIPELINING\r\n");
+            line.clear();
+            let _ = reader.read_line(&mut line); // MAIL FROM
+            let _ = writer.write_all(b"421 4.3.2 Service shutting down, closing\r\n");
+            let _ = writer.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_421_reply_before_the_relay_hangs_up_is_kept_in_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = example_profiles(dir.path(), "hung-up.test");
+    let journal = dir.path().join("journal");
+    let url = hanging_up_relay();
+    let output = send(&url, &profiles, &journal, &["--connections", "1"]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fates = latest(&journal);
+    let deferred: Vec<&RecipientEntry> = fates
+        .values()
+        .filter(|r| r.fate == Fate::Deferred)
+        .collect();
+    assert_eq!(deferred.len(), SENDABLE);
+    assert!(
+        deferred
+            .iter()
+            .all(|r| r.reply.as_deref()
+                == Some("MAIL FROM: 421 4.3.2 Service shutting down, closing")),
+        "{deferred:?}"
+    );
 }

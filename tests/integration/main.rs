@@ -9,6 +9,7 @@ mod determinism;
 mod evaluation_bounds;
 mod faults;
 mod harness;
+mod journal;
 mod load_bounds;
 mod loading;
 mod mail;

@@ -130,16 +130,45 @@ fn with_rules_off_every_consenting_recipient_gets_the_fallback() {
 fn an_unreadable_record_costs_that_record_and_the_exit_status_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = std::fs::read_to_string(root().join("examples/profiles.jsonl")).unwrap();
-    text.push_str("{\"id\":\"broken\",\"email\":\n");
+    text.push_str("{\"email\":\n");
+    text.push_str("not json\n");
     let path = dir.path().join("profiles.jsonl");
     std::fs::write(&path, text).unwrap();
     let output = send(dir.path(), &path, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     assert!(
-        stderr.contains("1 input records could not be read"),
+        stderr.contains("2 input records could not be read"),
         "{stderr}"
     );
+    // Each is named with its line and reason, as `eval` does.
+    let named = |line: &str| format!("mailrules: {}: {line}: ", path.display());
+    assert!(stderr.contains(&named("line 25")), "{stderr}");
+    assert!(stderr.contains(&named("line 26")), "{stderr}");
     // Everyone else was still sent.
     assert_eq!(files(&dir.path().join("maildir/new")), 20);
+    // The report lists both (neither has a profile id), once each even
+    // after a second run recorded them again.
+    send(dir.path(), &path, &[]);
+    let report = Command::new(mailrules_bin())
+        .arg("report")
+        .arg(dir.path().join("journal"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(text.contains("recipients  26"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().eq(["error", "2"])),
+        "{text}"
+    );
+    let listed = text
+        .split("unreadable input records\n")
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(
+        listed.lines().map(|l| &l[..9]).collect::<Vec<_>>(),
+        ["  line 25", "  line 26"],
+        "{text}"
+    );
 }

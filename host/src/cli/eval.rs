@@ -18,9 +18,6 @@ use mailrules::summary::Summary;
 
 use super::EngineOptions;
 
-/// Input errors echoed to stderr before the rest are only counted.
-const ERRORS_SHOWN: u64 = 10;
-
 /// Arguments of `mailrules eval`.
 #[derive(Debug, Args)]
 #[command(after_help = "Exit status: 0 every profile was read and evaluated; \
@@ -111,7 +108,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         summary.record(&outcome, cost);
         if outcome.status == Status::Error {
             errors_shown += 1;
-            if errors_shown <= ERRORS_SHOWN {
+            if errors_shown <= super::ERRORS_SHOWN {
                 progress.suspend(|| {
                     eprintln!(
                         "mailrules: {}: {}",
@@ -139,10 +136,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
         return Err(error).context("writing results");
     }
-    if errors_shown > ERRORS_SHOWN {
+    if errors_shown > super::ERRORS_SHOWN {
         eprintln!(
             "mailrules: … and {} more unreadable records",
-            errors_shown - ERRORS_SHOWN
+            errors_shown - super::ERRORS_SHOWN
         );
     }
     if !args.quiet {

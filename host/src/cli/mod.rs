@@ -2,6 +2,7 @@
 
 mod check;
 mod eval;
+mod journal;
 mod options;
 mod preview;
 mod report;
@@ -14,6 +15,10 @@ use clap::{Parser, Subcommand};
 /// Exit status of `eval` and `send` when the run completed but some input
 /// records could not be read (each has status `error` with its line).
 pub const EXIT_UNREADABLE_RECORDS: u8 = 4;
+
+/// Input errors `eval` and `send` echo to stderr before the rest are only
+/// counted.
+pub const ERRORS_SHOWN: u64 = 10;
 
 pub use options::{EngineOptions, SendOptions, campaign_time, progress_bar};
 
@@ -38,6 +43,8 @@ enum Command {
     Send(send::SendArgs),
     /// Totals of a campaign journal by fate, status, segment and variant.
     Report(report::ReportArgs),
+    /// Journal maintenance: `repair` a damaged journal.
+    Journal(journal::JournalArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -48,5 +55,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(args) => preview::run(args),
         Command::Send(args) => send::run(args),
         Command::Report(args) => report::run(args),
+        Command::Journal(args) => journal::run(args),
     }
 }

@@ -12,10 +12,11 @@ use clap::Args;
 use mailrules::campaign::Campaign;
 use mailrules::deliver::{EmlDirTransport, MaildirTransport, SmtpRelay, Transport};
 use mailrules::evaluate::Evaluator;
-use mailrules::journal::{Entry, Fate, JournalWriter};
+use mailrules::journal::{Entry, Fate, JournalWriter, RecipientEntry};
 use mailrules::profile_reader::ProfileReader;
 use mailrules::render::Renderer;
 use mailrules::send::{DeliveryOptions, send};
+use sha2::{Digest, Sha256};
 
 use super::{EngineOptions, SendOptions, campaign_time};
 
@@ -23,7 +24,7 @@ use super::{EngineOptions, SendOptions, campaign_time};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 the run completed (permanent 5xx failures are per recipient, in the journal); \
-2 unusable input or options; 3 some recipients are deferred: run the same command again; \
+2 unusable input or options, or a journal that is damaged, in use by another run, or was started with another rule, campaign file or `now`; 3 some recipients are deferred: run the same command again; \
 4 none deferred, but some input records could not be read."
 )]
 pub struct SendArgs {
@@ -61,6 +62,12 @@ pub struct SendArgs {
     /// sent again (deferred ones are retried).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
+    /// Resume a journal that was started with another rule, campaign file
+    /// or `now` (the differences are printed and a new journal header
+    /// records this run's). Without it such a resume is refused (exit 2):
+    /// it would mix two campaigns' decisions.
+    #[arg(long)]
+    allow_changed: bool,
     /// Delivery threads (relay connections in use at once).
     #[arg(long, value_name = "N", default_value_t = 16)]
     connections: usize,
@@ -74,6 +81,12 @@ pub struct SendArgs {
     /// down): the rest are recorded as deferred for a later run.
     #[arg(long, value_name = "N", default_value_t = 50)]
     give_up_after: usize,
+    /// When the first N recipients of the run are all refused permanently
+    /// with the same reply (`550 relay access denied`: the relay refuses
+    /// everyone), stop: they and the rest are recorded as deferred, not
+    /// failed. 0 turns this off.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    stop_after_same_refusals: usize,
     /// SMTP timeout per command, in seconds.
     #[arg(long, value_name = "S", default_value_t = 30)]
     smtp_timeout: u64,
@@ -97,7 +110,15 @@ pub struct SendArgs {
 /// Sends the campaign and prints a summary.
 pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let campaign = Arc::new(Campaign::load(&args.campaign)?);
-    let now = campaign_time(args.now.as_deref(), &campaign)?;
+    let journal_path = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.journal", campaign.id)));
+    let now = match (&args.now, campaign.now, started_now(&journal_path)) {
+        // A resumed run of a campaign without `now` keeps the first run's.
+        (None, None, Some(now)) => now,
+        _ => campaign_time(args.now.as_deref(), &campaign)?,
+    };
     let renderer = Renderer::new(&campaign, now, args.send.dkim().as_ref())?;
     let (engine, rule) = args.engine.load(&args.rules)?;
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
@@ -111,16 +132,19 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         (None, Some(dir)) => Box::new(EmlDirTransport::create(dir.clone())?),
         (None, None) => Box::new(MaildirTransport::create(args.maildir.clone())?),
     };
-    let journal_path = args
-        .journal
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.journal", campaign.id)));
+    let campaign_bytes = std::fs::read(&args.campaign)
+        .with_context(|| format!("{}: cannot read the campaign", args.campaign.display()))?;
     let header = Entry::Started {
         campaign_id: campaign.id.clone(),
         rule_sha256: rule.info.sha256.clone(),
         now,
+        campaign_sha256: Some(hex::encode(Sha256::digest(&campaign_bytes))),
     };
-    let (journal, history) = JournalWriter::open(&journal_path, header)?;
+    let (journal, history) = JournalWriter::open_with(&journal_path, header, args.allow_changed)?;
+    for difference in &history.changed {
+        eprintln!("mailrules: resuming with a different {difference} (--allow-changed)");
+    }
+    let journal = journal.with_sync_delay(test_fsync_delay()?);
     if history.truncated_bytes > 0 {
         eprintln!(
             "mailrules: {}: cut {} bytes of a record torn by a crash",
@@ -149,6 +173,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         retries: args.retries,
         retry_delay: Duration::from_millis(args.retry_delay_ms),
         give_up_after: args.give_up_after,
+        same_refusals_limit: args.stop_after_same_refusals,
     };
     let progress = super::progress_bar(&args.profiles);
     let bytes_read = reader.bytes_read();
@@ -158,7 +183,20 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         campaign.id,
         transport.describe()
     );
-    let on_recipient = |_: Fate| {
+    let unreadable = std::sync::atomic::AtomicU64::new(0);
+    let on_recipient = |recipient: &RecipientEntry| {
+        if recipient.fate == Fate::Error {
+            let n = unreadable.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n <= super::ERRORS_SHOWN {
+                progress.suspend(|| {
+                    eprintln!(
+                        "mailrules: {}: {}",
+                        args.profiles.display(),
+                        recipient.reason.as_deref().unwrap_or("unreadable record")
+                    )
+                });
+            }
+        }
         let n = handled.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress.set_position(bytes_read.load(std::sync::atomic::Ordering::Relaxed));
         if n.is_multiple_of(64) {
@@ -177,6 +215,13 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         &on_recipient,
     )?;
     progress.finish_and_clear();
+    let unreadable = unreadable.into_inner();
+    if unreadable > super::ERRORS_SHOWN {
+        eprintln!(
+            "mailrules: … and {} more unreadable records",
+            unreadable - super::ERRORS_SHOWN
+        );
+    }
     let seconds = summary.elapsed.as_secs_f64();
     eprintln!(
         "mailrules: {} recipients in {:.1} s ({:.0}/s); {} already done before this run",
@@ -207,6 +252,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             "mailrules: the relay refused the sender, so sending stopped: {reply}\n  fix the relay's credentials (user:password@ in --relay or ${RELAY_PASSWORD_VARIABLE}) and run the same command again"
         );
     }
+    if let Some(reply) = &summary.refused_everyone {
+        eprintln!(
+            "mailrules: the relay refused the first {} recipients with the same reply, so it is refusing everyone and sending stopped: {reply}\n  fix the relay (or, if those recipients really are all bad, pass --stop-after-same-refusals 0) and run the same command again",
+            args.stop_after_same_refusals
+        );
+    }
     if summary.count(Fate::Deferred) > 0 {
         eprintln!(
             "mailrules: {} recipients deferred: run the same command again to retry them",
@@ -222,6 +273,33 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `now` of the journal's latest header, if the journal exists and
+/// has one.
+fn started_now(journal: &std::path::Path) -> Option<i64> {
+    let (entries, _, _) = mailrules::journal::read(journal).ok()?;
+    entries.into_iter().rev().find_map(|entry| match entry {
+        Entry::Started { now, .. } => Some(now),
+        Entry::Recipient(_) => None,
+    })
+}
+
+/// Environment variable that slows every journal sync by this many
+/// milliseconds, as a slow disk would. For tests of the crash window only.
+const TEST_FSYNC_DELAY_VARIABLE: &str = "MAILRULES_TEST_FSYNC_DELAY_MS";
+
+/// The journal sync delay tests ask for (zero unless set).
+fn test_fsync_delay() -> anyhow::Result<Duration> {
+    match std::env::var(TEST_FSYNC_DELAY_VARIABLE) {
+        Ok(ms) => {
+            let ms: u64 = ms
+                .parse()
+                .with_context(|| format!("${TEST_FSYNC_DELAY_VARIABLE}: `{ms}` is not a number"))?;
+            Ok(Duration::from_millis(ms))
+        }
+        Err(_) => Ok(Duration::ZERO),
+    }
 }
 
 /// Environment variable with the relay password, for a URL with a user

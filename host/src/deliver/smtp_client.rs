@@ -53,6 +53,16 @@ impl std::fmt::Display for Reply {
     }
 }
 
+/// The first refusal among the envelope replies (to MAIL FROM, RCPT TO and
+/// DATA, in that order), as an error.
+fn refusal(replies: &[Reply]) -> Option<DeliveryError> {
+    replies
+        .iter()
+        .zip(["MAIL FROM", "RCPT TO", "DATA"])
+        .find(|(reply, _)| !reply.is_positive())
+        .map(|(reply, during)| reply.error(during))
+}
+
 /// Why a transaction failed, and whether the connection can be used again.
 #[derive(Debug)]
 pub struct Failed {
@@ -123,6 +133,10 @@ impl Connection {
         }
         connection.write(format!("EHLO {hello_name}\r\n").as_bytes())?;
         let ehlo = connection.read_reply()?;
+        if ehlo.code == 421 {
+            // Closing the connection: HELO would only meet the hang-up.
+            return Err(ehlo.error("EHLO"));
+        }
         if ehlo.code == 250 {
             connection.learn_extensions(&ehlo);
         } else {
@@ -235,7 +249,15 @@ impl Connection {
                 .map_err(|e| broken(e, true))?;
             for _ in 0..3 {
                 let first = replies.is_empty();
-                replies.push(self.read_reply().map_err(|e| broken(e, first))?);
+                match self.read_reply() {
+                    Ok(reply) => replies.push(reply),
+                    // A server that refused and hung up (421) said why
+                    // before it went: that reply, not the hang-up, is the
+                    // failure.
+                    Err(error) => {
+                        return Err(broken(refusal(&replies).unwrap_or(error), first));
+                    }
+                }
             }
         } else {
             for (i, command) in commands.iter().enumerate() {
@@ -249,18 +271,15 @@ impl Connection {
                 }
             }
         }
-        let refused = replies
-            .iter()
-            .zip(["MAIL FROM", "RCPT TO", "DATA"])
-            .find(|(reply, _)| !reply.is_positive())
-            .map(|(reply, during)| reply.error(during));
+        let refused = refusal(&replies);
         let data_accepted = replies.get(2).is_some_and(|r| r.code == 354);
         if let Some(error) = refused {
             if data_accepted {
                 // RFC 2920: a server that took DATA after refusing the
                 // envelope gets an empty message, which it then refuses.
-                self.write(b".\r\n").map_err(|e| broken(e, false))?;
-                self.read_reply().map_err(|e| broken(e, false))?;
+                if self.write(b".\r\n").is_err() || self.read_reply().is_err() {
+                    return Err(broken(error, false));
+                }
             }
             let reusable = self.reset();
             return Err(Failed {
@@ -449,6 +468,33 @@ mod tests {
         assert_eq!(failed.error.code, Some(550));
         assert!(failed.reusable);
         drop(c);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_421_before_the_server_hangs_up_is_the_reported_failure() {
+        // The server answers MAIL FROM with 421 and closes without reading
+        // the rest of the pipelined envelope.
+        let (address, server) = scripted_server(vec![
+            ("EHLO", "250-test\r\n250 PIPELINING\r\n"),
+            ("MAIL FROM", "421 4.3.2 Service shutting down, closing\r\n"),
+        ]);
+        let mut c = Connection::open(&address, "client.test", Duration::from_secs(5)).unwrap();
+        let failed = c.send("a@x.test", "b@y.test", b"x\r\n").unwrap_err();
+        assert_eq!(
+            failed.error.message,
+            "MAIL FROM: 421 4.3.2 Service shutting down, closing"
+        );
+        assert!(failed.error.is_transient());
+        assert!(!failed.reusable && !failed.before_any_reply);
+        drop(c);
+        server.join().unwrap();
+        // The same in answer to EHLO.
+        let (address, server) = scripted_server(vec![("EHLO", "421 4.7.0 Try again later\r\n")]);
+        let error = Connection::open(&address, "client.test", Duration::from_secs(5))
+            .err()
+            .unwrap();
+        assert_eq!(error.message, "EHLO: 421 4.7.0 Try again later");
         server.join().unwrap();
     }
 
