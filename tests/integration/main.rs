@@ -8,6 +8,7 @@ mod crash;
 mod determinism;
 mod faults;
 mod harness;
+mod header_safety;
 mod loading;
 mod mail;
 mod malformed_input;

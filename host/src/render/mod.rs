@@ -15,6 +15,7 @@ pub mod headers;
 
 use std::time::{Duration, SystemTime};
 
+use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
@@ -23,7 +24,10 @@ use sha2::{Digest, Sha256};
 
 pub use context::MergeFields;
 pub use dkim::{DkimError, DkimSettings};
-use headers::{FeedbackId, ListUnsubscribe, ListUnsubscribePost, MAX_SUBJECT_CHARS, header_text};
+use headers::{
+    FeedbackId, ListUnsubscribe, ListUnsubscribePost, MAX_SUBJECT_CHARS, RecipientTo, SubjectLine,
+    header_text,
+};
 
 use crate::campaign::{Campaign, Located, MessageSettings};
 use crate::outcome::Outcome;
@@ -50,6 +54,9 @@ pub enum SetupError {
         /// What is wrong.
         message: String,
     },
+    /// The DKIM key cannot be used (the message names the key file).
+    #[error(transparent)]
+    Dkim(#[from] DkimError),
 }
 
 /// Why one recipient's message could not be rendered.
@@ -239,14 +246,7 @@ impl Renderer {
         };
         let domain = from.email.domain().to_string();
         let date = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
-        let dkim = dkim
-            .map(DkimSettings::config)
-            .transpose()
-            .map_err(|e| SetupError::Invalid {
-                path: path.clone(),
-                line: 0,
-                message: e.to_string(),
-            })?;
+        let dkim = dkim.map(DkimSettings::config).transpose()?;
         Ok(Renderer {
             env,
             settings,
@@ -345,11 +345,16 @@ impl Renderer {
             unsubscribe.push_str(&format!(", <mailto:{mailto}>"));
         }
         let message_id = self.message_id(&profile.id);
-        let to = Mailbox::new(fields.display_name(), to_address.clone());
+        let envelope = Envelope::new(Some(self.from.email.clone()), vec![to_address.clone()])
+            .map_err(|_| RenderError::Recipient(profile.email.clone()))?;
         let mut builder = Message::builder()
+            .envelope(envelope)
             .from(self.from.clone())
-            .to(to)
-            .subject(subject.clone())
+            .header(RecipientTo {
+                name: fields.display_name(),
+                address: to_address.clone(),
+            })
+            .header(SubjectLine(subject.clone()))
             .date(self.date)
             .message_id(Some(message_id.clone()))
             .header(ListUnsubscribe(unsubscribe))
