@@ -62,6 +62,9 @@ pub struct SendSummary {
     /// The relay's reply when it refused the sender (authentication) and
     /// sending stopped.
     pub refused: Option<String>,
+    /// The template error (the campaign's, with its file and line) that
+    /// stopped sending; everyone not yet sent is deferred.
+    pub campaign_error: Option<String>,
 }
 
 impl SendSummary {
@@ -130,20 +133,26 @@ fn deliver_with_retries(
 
 /// Counts recipients deferred in a row; once past the limit, delivery stops
 /// being attempted (the relay is down). A relay that refuses the sender
-/// itself stops delivery at once.
+/// itself, or a template error of the campaign's, stops delivery at once.
 struct Breaker {
     deferred_in_a_row: AtomicU64,
     limit: u64,
     refused: OnceLock<String>,
+    campaign_error: OnceLock<String>,
 }
 
 impl Breaker {
     fn open(&self) -> bool {
-        self.refused.get().is_some() || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
+        self.refused.get().is_some()
+            || self.campaign_error.get().is_some()
+            || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
     }
 
     /// Why delivery is no longer attempted.
     fn reason(&self) -> String {
+        if let Some(error) = self.campaign_error.get() {
+            return format!("not attempted: the campaign's templates fail: {error}");
+        }
         match self.refused.get() {
             Some(reply) => format!("not attempted: the relay refused the sender: {reply}"),
             None => format!(
@@ -151,6 +160,10 @@ impl Breaker {
                 self.limit
             ),
         }
+    }
+
+    fn stop_for_campaign(&self, error: &str) {
+        let _ = self.campaign_error.set(error.to_owned());
     }
 
     fn refuse(&self, reply: &str) {
@@ -178,6 +191,15 @@ fn deliver_one(
 ) -> (Fate, Entry) {
     let message = match renderer.render_message(profile, outcome) {
         Ok(message) => message,
+        Err(error) if error.is_the_campaigns() => {
+            // Not this recipient's fault: stop, and keep everyone deferred
+            // for a run with the campaign fixed.
+            breaker.stop_for_campaign(&error.to_string());
+            return (
+                Fate::Deferred,
+                entry(outcome, Fate::Deferred, None, Some(breaker.reason())),
+            );
+        }
         Err(error) => {
             return (
                 Fate::Failed,
@@ -245,6 +267,7 @@ pub fn send(
         deferred_in_a_row: AtomicU64::new(0),
         limit: options.give_up_after.max(1) as u64,
         refused: OnceLock::new(),
+        campaign_error: OnceLock::new(),
     };
     let summary = std::thread::scope(|scope| -> Result<SendSummary, SendError> {
         let (journal_tx, journal_rx) = mpsc::sync_channel::<(Fate, Entry)>(1024);
@@ -319,6 +342,7 @@ pub fn send(
         duplicates: duplicates.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         refused: breaker.refused.get().cloned(),
+        campaign_error: breaker.campaign_error.get().cloned(),
         ..summary
     })
 }

@@ -16,3 +16,4 @@ mod preview;
 mod reference_pack;
 mod relay_tls;
 mod send_local;
+mod templates;

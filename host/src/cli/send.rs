@@ -23,7 +23,8 @@ use super::{EngineOptions, SendOptions, campaign_time};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 the run completed (permanent 5xx failures are per recipient, in the journal); \
-2 unusable input or options; 3 some recipients are deferred: run the same command again; \
+2 unusable input or options (also when a template of the campaign failed mid-run: the rest are deferred); \
+3 some recipients are deferred: run the same command again; \
 4 none deferred, but some input records could not be read."
 )]
 pub struct SendArgs {
@@ -206,6 +207,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "mailrules: the relay refused the sender, so sending stopped: {reply}\n  fix the relay's credentials (user:password@ in --relay or ${RELAY_PASSWORD_VARIABLE}) and run the same command again"
         );
+    }
+    if let Some(error) = &summary.campaign_error {
+        eprintln!(
+            "mailrules: a template of the campaign fails, so sending stopped: {error}\n  fix the campaign and run the same command again: every recipient not sent is deferred"
+        );
+        return Ok(ExitCode::from(2));
     }
     if summary.count(Fate::Deferred) > 0 {
         eprintln!(
