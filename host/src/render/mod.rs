@@ -281,49 +281,6 @@ impl Renderer {
         Ok(renderer)
     }
 
-    /// Renders every template for every probe recipient.
-    fn render_probes(&self, campaign: &Campaign) -> Result<(), SetupError> {
-        for probe in probe::probes(campaign) {
-            let failed = |error: RenderError| {
-                let (what, message) = match error {
-                    RenderError::Template { what, message }
-                    | RenderError::TooLarge { what, message } => (what, message),
-                    other => (self.path.clone(), other.to_string()),
-                };
-                SetupError::Probe {
-                    what,
-                    message,
-                    probe: probe.name,
-                }
-            };
-            self.render_message(&probe.profile, &probe.outcome)
-                .map_err(failed)?;
-            let fields = MergeFields::new(&self.campaign_id, &probe.profile, &probe.outcome);
-            let values = minijinja::Value::from_serialize(&fields);
-            let mut names: Vec<String> = campaign
-                .subjects
-                .iter()
-                .map(|v| subject_template(&v.id))
-                .collect();
-            names.extend(
-                campaign
-                    .preheaders
-                    .iter()
-                    .map(|v| preheader_template(&v.id)),
-            );
-            for slot in &campaign.slots {
-                for block in &slot.blocks {
-                    names.push(block_template(&slot.name, &block.id, "html"));
-                    names.push(block_template(&slot.name, &block.id, "txt"));
-                }
-            }
-            for name in names {
-                self.render(&name, &values).map_err(failed)?;
-            }
-        }
-        Ok(())
-    }
-
     /// `file:line: what` of template `name`, `line_in_template` lines into
     /// its text.
     fn location(&self, name: &str, line_in_template: Option<usize>) -> String {

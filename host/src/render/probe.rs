@@ -9,6 +9,10 @@
 //! | `every optional field absent` | only `id` and `email` |
 //! | `large lists` | names at their longest, 2,000 tags and 256 segments of 64 characters, 1,000 attributes |
 
+use super::{
+    MergeFields, RenderError, Renderer, SetupError, block_template, preheader_template,
+    subject_template,
+};
 use crate::campaign::Campaign;
 use crate::outcome::{Blocks, Outcome, Status};
 use crate::profile::Profile;
@@ -85,6 +89,51 @@ pub fn probes(campaign: &Campaign) -> Vec<Probe> {
         })
     })
     .collect()
+}
+
+impl Renderer {
+    /// Renders every template for every probe recipient.
+    pub(super) fn render_probes(&self, campaign: &Campaign) -> Result<(), SetupError> {
+        for probe in probes(campaign) {
+            let failed = |error: RenderError| {
+                let (what, message) = match error {
+                    RenderError::Template { what, message }
+                    | RenderError::TooLarge { what, message } => (what, message),
+                    other => (self.path.clone(), other.to_string()),
+                };
+                SetupError::Probe {
+                    what,
+                    message,
+                    probe: probe.name,
+                }
+            };
+            self.render_message(&probe.profile, &probe.outcome)
+                .map_err(failed)?;
+            let fields = MergeFields::new(&self.campaign_id, &probe.profile, &probe.outcome);
+            let values = minijinja::Value::from_serialize(&fields);
+            let mut names: Vec<String> = campaign
+                .subjects
+                .iter()
+                .map(|v| subject_template(&v.id))
+                .collect();
+            names.extend(
+                campaign
+                    .preheaders
+                    .iter()
+                    .map(|v| preheader_template(&v.id)),
+            );
+            for slot in &campaign.slots {
+                for block in &slot.blocks {
+                    names.push(block_template(&slot.name, &block.id, "html"));
+                    names.push(block_template(&slot.name, &block.id, "txt"));
+                }
+            }
+            for name in names {
+                self.render(&name, &values).map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
