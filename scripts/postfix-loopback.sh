@@ -56,7 +56,7 @@ postconf -e \
     "smtpd_client_connection_rate_limit = 0" \
     "default_process_limit = 200" \
     "message_size_limit = 20480000" \
-    "smtputf8_enable = no" \
+    "smtputf8_enable = yes" \
     "maillog_file = /var/log/postfix-mailrules.log"
 
 # A test CA and a server certificate it signed (not self-signed: rustls

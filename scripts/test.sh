@@ -15,9 +15,11 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
 fi
 
 # The mail-path tests deliver through a real Postfix on 127.0.0.1:2525, and
-# check DKIM signatures with dkimpy and keys made by openssl.
+# check DKIM signatures with dkimpy (PyNaCl for Ed25519) and keys made by
+# openssl.
 scripts/postfix-loopback.sh
 python3 -c "import dkim" 2>/dev/null || python3 -m pip install --quiet dkimpy
+python3 -c "import nacl" 2>/dev/null || python3 -m pip install --quiet pynacl
 command -v openssl >/dev/null || { apt-get install -y -qq openssl >/dev/null; }
 
 cargo test --release --workspace --no-fail-fast "$@"

@@ -50,6 +50,8 @@ pub struct Variant {
     pub id: String,
     /// The text, with merge fields.
     pub text: String,
+    /// 1-based line in the campaign file where the text begins.
+    pub line: usize,
 }
 
 /// A content block that may fill a slot.
@@ -61,6 +63,12 @@ pub struct Block {
     pub html: Option<String>,
     /// Plain-text content, with merge fields.
     pub text: Option<String>,
+    /// 1-based line where the HTML content begins (the id's line when there
+    /// is none).
+    pub html_line: usize,
+    /// 1-based line where the plain-text content begins (the id's line when
+    /// there is none).
+    pub text_line: usize,
 }
 
 /// A content slot and its candidate blocks.
@@ -101,7 +109,8 @@ pub enum FailurePolicy {
 pub struct Located {
     /// The text.
     pub text: String,
-    /// 1-based line in the campaign file.
+    /// 1-based line in the campaign file where the text begins (the line
+    /// after the opening triple quote of a multi-line string).
     pub line: usize,
 }
 
@@ -223,11 +232,27 @@ impl Campaign {
 
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
+    text.get(..offset.min(text.len()))
+        .unwrap_or(text)
         .bytes()
         .filter(|&b| b == b'\n')
         .count()
         + 1
+}
+
+/// 1-based line where the content of the string value at `span` begins:
+/// TOML drops the line break right after the opening triple quote of a
+/// multi-line string, so its content starts on the next line.
+fn content_line(text: &str, span: std::ops::Range<usize>) -> usize {
+    let line = line_of(text, span.start);
+    let raw = text.get(span).unwrap_or_default();
+    let after_delimiter = raw
+        .strip_prefix("\"\"\"")
+        .or_else(|| raw.strip_prefix("\'\'\'"));
+    match after_delimiter {
+        Some(rest) if rest.starts_with('\n') || rest.starts_with("\r\n") => line + 1,
+        _ => line,
+    }
 }
 
 #[derive(Deserialize)]
@@ -288,7 +313,7 @@ struct MessageFile {
 #[serde(deny_unknown_fields)]
 struct VariantFile {
     id: Spanned<String>,
-    text: String,
+    text: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -303,8 +328,8 @@ struct SlotFile {
 #[serde(deny_unknown_fields)]
 struct BlockFile {
     id: Spanned<String>,
-    html: Option<String>,
-    text: Option<String>,
+    html: Option<Spanned<String>>,
+    text: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -329,6 +354,11 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Where the content of a string value begins.
+    fn content_line(&self, spanned: &Spanned<String>) -> usize {
+        content_line(self.text, spanned.span())
+    }
+
     fn error<T>(&self, spanned: &Spanned<T>, message: String) -> CampaignError {
         CampaignError::Invalid {
             path: self.path.clone(),
@@ -362,7 +392,8 @@ impl Validator<'_> {
             }
             variants.push(Variant {
                 id,
-                text: variant.text,
+                line: self.content_line(&variant.text),
+                text: variant.text.into_inner(),
             });
         }
         Ok(variants)
@@ -452,10 +483,16 @@ impl Validator<'_> {
                         format!("block `{block_id}` is defined twice in slot `{name}`"),
                     ));
                 }
+                let id_line = line_of(self.text, block.id.span().start);
+                let line = |field: &Option<Spanned<String>>| {
+                    field.as_ref().map_or(id_line, |f| self.content_line(f))
+                };
                 blocks.push(Block {
                     id: block_id,
-                    html: block.html,
-                    text: block.text,
+                    html_line: line(&block.html),
+                    text_line: line(&block.text),
+                    html: block.html.map(Spanned::into_inner),
+                    text: block.text.map(Spanned::into_inner),
                 });
             }
             slots.push(Slot { name, blocks });
@@ -536,7 +573,7 @@ impl Validator<'_> {
             limits: file.limits,
             message: file.message.map(|m| {
                 let at = |field: Spanned<String>| Located {
-                    line: line_of(self.text, field.span().start),
+                    line: self.content_line(&field),
                     text: field.into_inner(),
                 };
                 MessageSettings {
@@ -626,6 +663,20 @@ blocks = { hero = "hero-default" }
         let typo = GOOD.replace("text = \"Hi\"", "txt = \"Hi\"");
         let err = parse(&typo).unwrap_err().to_string();
         assert!(err.starts_with("c.toml:7:"), "{err}");
+    }
+
+    #[test]
+    fn template_texts_know_the_line_they_begin_on() {
+        let text = GOOD.replace(
+            "html = \"<h1>Hi</h1>\"",
+            "html = \"\"\"\n<h1>Hi</h1>\n\"\"\"\ntext = '''\nHi\n'''",
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.subjects[0].line, 7);
+        assert_eq!(c.preheaders[0].line, 11);
+        let block = &c.slots[0].blocks[0];
+        assert_eq!(block.html.as_deref(), Some("<h1>Hi</h1>\n"));
+        assert_eq!((block.html_line, block.text_line), (18, 21));
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct SendSummary {
     /// when that stopped sending (see
     /// [`DeliveryOptions::same_refusals_limit`]).
     pub refused_everyone: Option<String>,
+    /// The template error (the campaign's, with its file and line) that
+    /// stopped sending; everyone not yet sent is deferred.
+    pub campaign_error: Option<String>,
 }
 
 impl SendSummary {
@@ -143,23 +146,28 @@ fn deliver_with_retries(
 
 /// Counts recipients deferred in a row; once past the limit, delivery stops
 /// being attempted (the relay is down). A relay that refuses the sender
-/// itself stops delivery at once.
+/// itself, or a template error of the campaign's, stops delivery at once.
 struct Breaker {
     deferred_in_a_row: AtomicU64,
     limit: u64,
     refused: OnceLock<String>,
     same_refusals: SameRefusals,
+    campaign_error: OnceLock<String>,
 }
 
 impl Breaker {
     fn open(&self) -> bool {
         self.refused.get().is_some()
+            || self.campaign_error.get().is_some()
             || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
             || self.same_refusals.tripped().is_some()
     }
 
     /// Why delivery is no longer attempted.
     fn reason(&self) -> String {
+        if let Some(error) = self.campaign_error.get() {
+            return format!("not attempted: the campaign's templates fail: {error}");
+        }
         if let Some(reply) = self.refused.get() {
             return format!("not attempted: the relay refused the sender: {reply}");
         }
@@ -173,6 +181,10 @@ impl Breaker {
             "not attempted: {} recipients in a row were deferred",
             self.limit
         )
+    }
+
+    fn stop_for_campaign(&self, error: &str) {
+        let _ = self.campaign_error.set(error.to_owned());
     }
 
     fn refuse(&self, reply: &str) {
@@ -202,6 +214,15 @@ fn deliver_one(
 ) -> Vec<(Fate, Entry)> {
     let message = match renderer.render_message(profile, outcome) {
         Ok(message) => message,
+        Err(error) if error.is_the_campaigns() => {
+            // Not this recipient's fault: stop, and keep everyone deferred
+            // for a run with the campaign fixed.
+            breaker.stop_for_campaign(&error.to_string());
+            return vec![(
+                Fate::Deferred,
+                entry(outcome, Fate::Deferred, None, Some(breaker.reason())),
+            )];
+        }
         Err(error) => {
             return vec![(
                 Fate::Failed,
@@ -277,6 +298,7 @@ pub fn send(
         limit: options.give_up_after.max(1) as u64,
         refused: OnceLock::new(),
         same_refusals: SameRefusals::new(options.same_refusals_limit),
+        campaign_error: OnceLock::new(),
     };
     // A message goes to the relay only with a permit, given back once its
     // record is synced: the crash window holds however slow the disk is.
@@ -405,6 +427,7 @@ pub fn send(
         elapsed: started.elapsed(),
         refused: breaker.refused.get().cloned(),
         refused_everyone: breaker.same_refusals.tripped(),
+        campaign_error: breaker.campaign_error.get().cloned(),
         ..summary
     })
 }

@@ -115,12 +115,22 @@ pub fn tagged(id: &str, tag: &str) -> serde_json::Value {
 /// `mailrules send` of the reference pack and the example campaign for
 /// `profiles`, journaling to `journal`; add the transport and options.
 pub fn send_command(profiles: &Path, journal: &Path) -> std::process::Command {
+    send_campaign_command(&root().join("examples/campaign.toml"), profiles, journal)
+}
+
+/// `mailrules send` of the reference pack and `campaign` for `profiles`,
+/// journaling to `journal`; add the transport and options.
+pub fn send_campaign_command(
+    campaign: &Path,
+    profiles: &Path,
+    journal: &Path,
+) -> std::process::Command {
     let mut command = std::process::Command::new(mailrules_integration::mailrules_bin());
     command
         .args(["send", "--no-cache", "--rules"])
         .arg(mailrules_integration::rule("seed-segments"))
         .arg("--campaign")
-        .arg(root().join("examples/campaign.toml"))
+        .arg(campaign)
         .arg("--profiles")
         .arg(profiles)
         .arg("--journal")

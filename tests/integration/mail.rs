@@ -183,36 +183,27 @@ fn the_example_campaign_arrives_through_postfix_correct_and_personalized() {
     );
 }
 
-#[test]
-fn dkim_signed_messages_verify_with_an_independent_verifier() {
-    postfix::require();
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("dkim.pem");
-    let public = dir.path().join("dkim.pub");
-    let made = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .unwrap();
+/// Runs openssl with `args`; its stdout.
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let made = Command::new("openssl").args(args).output().unwrap();
     assert!(
         made.status.success(),
-        "{}",
+        "openssl {args:?}: {}",
         String::from_utf8_lossy(&made.stderr)
     );
-    // The PEM public key minus its armour is the base64 the DNS record holds.
-    let pem = Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(pem.status.success());
-    let base64: String = String::from_utf8(pem.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    std::fs::write(&public, base64).unwrap();
+    made.stdout
+}
+
+/// Sends the example campaign signed with the private key `key` (PEM) and
+/// checks every message with dkimpy against `public` (the DNS record's
+/// base64) of `key_type`; returns the `a=` of the signatures.
+fn send_signed_and_verify(key: &[u8], public: &str, key_type: &str) -> String {
+    postfix::require();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("dkim.pem");
+    std::fs::write(&key_path, key).unwrap();
+    let public_path = dir.path().join("dkim.pub");
+    std::fs::write(&public_path, public).unwrap();
 
     let domain = postfix::unique_domain("dkim");
     let path = addressed_to(
@@ -220,13 +211,12 @@ fn dkim_signed_messages_verify_with_an_independent_verifier() {
         &domain,
         read_jsonl(&root().join("examples/profiles.jsonl")),
     );
-    let key_arg = key.to_str().unwrap();
     let output = send(
         &path,
         &dir.path().join("journal"),
         &[
             "--dkim-key",
-            key_arg,
+            key_path.to_str().unwrap(),
             "--dkim-selector",
             "s2026",
             "--dkim-domain",
@@ -243,7 +233,8 @@ fn dkim_signed_messages_verify_with_an_independent_verifier() {
         .arg(root().join("tests/tools/verify_dkim.py"))
         .arg(postfix::maildir())
         .args([domain.as_str(), "s2026", "northwind.example"])
-        .arg(&public)
+        .arg(&public_path)
+        .arg(key_type)
         .output()
         .unwrap();
     assert!(
@@ -260,8 +251,78 @@ fn dkim_signed_messages_verify_with_an_independent_verifier() {
             signed.contains("list-unsubscribe:list-unsubscribe-post"),
             "{signed}"
         );
+        assert_eq!(r["algorithm"], results[0]["algorithm"]);
     }
     postfix::remove(&domain);
+    results[0]["algorithm"].as_str().unwrap().to_string()
+}
+
+/// The base64 of a PEM public key (what an RSA DNS record holds).
+fn pem_body(pem: &[u8]) -> String {
+    String::from_utf8(pem.to_vec())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect()
+}
+
+#[test]
+fn dkim_signed_messages_verify_with_an_independent_verifier() {
+    // PKCS#1 (`BEGIN RSA PRIVATE KEY`), as `openssl genrsa -traditional` writes.
+    let key = openssl(&["genrsa", "-traditional", "2048"]);
+    let public = openssl_with_input(&["rsa", "-pubout"], &key);
+    assert_eq!(
+        send_signed_and_verify(&key, &pem_body(&public), "rsa"),
+        "rsa-sha256"
+    );
+}
+
+#[test]
+fn dkim_keys_in_openssl_3_default_pkcs8_format_sign_verifiable_mail() {
+    // PKCS#8 RSA (`BEGIN PRIVATE KEY`): OpenSSL 3's default.
+    let key = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+    ]);
+    assert!(String::from_utf8_lossy(&key).contains("BEGIN PRIVATE KEY"));
+    let public = openssl_with_input(&["pkey", "-pubout"], &key);
+    assert_eq!(
+        send_signed_and_verify(&key, &pem_body(&public), "rsa"),
+        "rsa-sha256"
+    );
+    // PKCS#8 Ed25519; the DNS record holds the raw 32-byte public key,
+    // the last 32 bytes of its DER SubjectPublicKeyInfo.
+    let key = openssl(&["genpkey", "-algorithm", "ed25519"]);
+    let der = openssl_with_input(&["pkey", "-pubout", "-outform", "DER"], &key);
+    assert_eq!(der.len(), 44);
+    let raw = openssl_with_input(&["base64", "-A"], &der[12..]);
+    assert_eq!(
+        send_signed_and_verify(&key, String::from_utf8(raw).unwrap().trim(), "ed25519"),
+        "ed25519-sha256"
+    );
+}
+
+/// Runs openssl with `args` and `input` on stdin; its stdout.
+fn openssl_with_input(args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 #[test]

@@ -3,7 +3,8 @@
 one JSON object per message: the headers the tests check and the decoded
 parts. Parsing uses the standard library's strict policy, so any defect in
 a message is an error (reported as {"error": ...}), independent of the Rust
-code that wrote it.
+code that wrote it. A message whose header section is not ASCII must be
+UTF-8 throughout (RFC 6532, sent with SMTPUTF8) and is parsed as such.
 
 usage: check_mail.py MAILDIR DOMAIN
 """
@@ -17,7 +18,13 @@ import sys
 def describe(path):
     with open(path, "rb") as f:
         raw = f.read()
-    msg = email.message_from_bytes(raw, policy=email.policy.strict)
+    end = raw.find(b"\r\n\r\n")
+    header_section = raw if end < 0 else raw[:end]
+    if header_section.isascii():
+        msg = email.message_from_bytes(raw, policy=email.policy.strict)
+    else:
+        # RFC 6532: UTF-8 header fields; anything else is an error.
+        msg = email.message_from_string(raw.decode("utf-8"), policy=email.policy.strict)
     out = {
         "file": os.path.basename(path),
         "header_names": [name.lower() for name in msg.keys()],
@@ -27,6 +34,7 @@ def describe(path):
         "from": str(msg.get("From", "")),
         "to": str(msg.get("To", "")),
         "to_addresses": [a.addr_spec for a in msg["To"].addresses] if msg["To"] else [],
+        "to_names": [a.display_name for a in msg["To"].addresses] if msg["To"] else [],
         "reply_to": str(msg.get("Reply-To", "")),
         "date": str(msg.get("Date", "")),
         "list_unsubscribe": str(msg.get("List-Unsubscribe", "")),

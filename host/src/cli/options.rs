@@ -83,7 +83,8 @@ impl EngineOptions {
 /// Message options shared by `preview` and `send`.
 #[derive(Debug, Args)]
 pub struct SendOptions {
-    /// Sign messages with DKIM using this key (RSA PKCS#1 PEM or base64 Ed25519).
+    /// Sign messages with DKIM using this key: RSA (PKCS#1 or PKCS#8 PEM) or
+    /// Ed25519 (PKCS#8 PEM, or the base64 of its seed).
     #[arg(long, value_name = "FILE", requires_all = ["dkim_selector", "dkim_domain"])]
     pub dkim_key: Option<PathBuf>,
     /// DKIM selector (s=).

@@ -24,7 +24,8 @@ use super::{EngineOptions, SendOptions, campaign_time};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 the run completed (permanent 5xx failures are per recipient, in the journal); \
-2 unusable input or options, or a journal that is damaged, in use by another run, or was started with another rule, campaign file or `now`; 3 some recipients are deferred: run the same command again; \
+2 unusable input or options, a journal that is damaged, in use by another run, or was started with another rule, campaign file or `now`, \
+or a template of the campaign that failed mid-run (the rest are deferred); 3 some recipients are deferred: run the same command again; \
 4 none deferred, but some input records could not be read."
 )]
 pub struct SendArgs {
@@ -257,6 +258,12 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             "mailrules: the relay refused the first {} recipients with the same reply, so it is refusing everyone and sending stopped: {reply}\n  fix the relay (or, if those recipients really are all bad, pass --stop-after-same-refusals 0) and run the same command again",
             args.stop_after_same_refusals
         );
+    }
+    if let Some(error) = &summary.campaign_error {
+        eprintln!(
+            "mailrules: a template of the campaign fails, so sending stopped: {error}\n  fix the campaign and run the same command again with --allow-changed (the journal records the campaign it started with): every recipient not sent is deferred"
+        );
+        return Ok(ExitCode::from(2));
     }
     if summary.count(Fate::Deferred) > 0 {
         eprintln!(

@@ -239,6 +239,16 @@ fn send_with_lettre(
         )),
         Err(error) => {
             let code = error.status().map(u16::from);
+            // lettre refuses, before any command, an envelope with an
+            // address that is not ASCII when the relay lacks SMTPUTF8: this
+            // recipient cannot be served by this relay.
+            let non_ascii = !(envelope.from().is_none_or(|a| a.to_string().is_ascii())
+                && envelope.to().iter().all(|a| a.to_string().is_ascii()));
+            if error.is_client() && non_ascii {
+                return Err(DeliveryError::permanent(format!(
+                    "an address is not ASCII and the relay does not offer SMTPUTF8 (RFC 6531): {error}"
+                )));
+            }
             let severity = if code.is_some_and(refuses_the_sender) {
                 Severity::Refused
             } else if error.is_permanent() {

@@ -213,29 +213,34 @@ impl Connection {
             reusable: false,
             before_any_reply,
         };
+        let refuse = |message: String| Failed {
+            error: DeliveryError::permanent(message),
+            reusable: true,
+            before_any_reply: false,
+        };
+        // An address that is not ASCII is the first thing to report: it is
+        // why the message itself is not 7-bit (RFC 6532 headers).
+        let utf8_addresses = !(from.is_ascii() && to.is_ascii());
+        if utf8_addresses && !self.smtp_utf8 {
+            let which = if to.is_ascii() {
+                format!("sender address `{from}`")
+            } else {
+                format!("recipient address `{to}`")
+            };
+            return Err(refuse(format!(
+                "{which} is not ASCII and the relay does not offer SMTPUTF8 (RFC 6531)"
+            )));
+        }
         let mut mail = format!("MAIL FROM:<{from}>");
         if !message.is_ascii() {
             if !self.eight_bit_mime {
-                return Err(Failed {
-                    error: DeliveryError::permanent(
-                        "the message is not 7-bit and the relay does not offer 8BITMIME",
-                    ),
-                    reusable: true,
-                    before_any_reply: false,
-                });
+                return Err(refuse(
+                    "the message is not 7-bit and the relay does not offer 8BITMIME".into(),
+                ));
             }
             mail.push_str(" BODY=8BITMIME");
         }
-        if !(from.is_ascii() && to.is_ascii()) {
-            if !self.smtp_utf8 {
-                return Err(Failed {
-                    error: DeliveryError::permanent(
-                        "an address is not ASCII and the relay does not offer SMTPUTF8",
-                    ),
-                    reusable: true,
-                    before_any_reply: false,
-                });
-            }
+        if utf8_addresses {
             mail.push_str(" SMTPUTF8");
         }
         let commands = [
@@ -496,6 +501,51 @@ mod tests {
             .unwrap();
         assert_eq!(error.message, "EHLO: 421 4.7.0 Try again later");
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_non_ascii_recipient_goes_with_smtputf8_or_is_refused_with_the_reason() {
+        let (address, server) = scripted_server(vec![
+            (
+                "EHLO",
+                "250-test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            ),
+            ("MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8", "250 ok\r\n"),
+            ("RCPT TO:<josé@y.test>", "250 ok\r\n"),
+            ("DATA", "354 go\r\n"),
+            (".", "250 2.0.0 queued\r\n"),
+        ]);
+        let mut c = Connection::open(&address, "client.test", Duration::from_secs(5)).unwrap();
+        c.send(
+            "a@x.test",
+            "josé@y.test",
+            "To: josé@y.test\r\n\r\nhi\r\n".as_bytes(),
+        )
+        .unwrap();
+        drop(c);
+        server.join().unwrap();
+
+        let (address, server) = scripted_server(vec![(
+            "EHLO",
+            "250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+        )]);
+        let mut c = Connection::open(&address, "client.test", Duration::from_secs(5)).unwrap();
+        let failed = c
+            .send(
+                "a@x.test",
+                "josé@y.test",
+                "To: josé@y.test\r\n\r\nhi\r\n".as_bytes(),
+            )
+            .unwrap_err();
+        assert!(failed.error.is_permanent());
+        assert_eq!(
+            failed.error.message,
+            "recipient address `josé@y.test` is not ASCII and the relay does not offer SMTPUTF8 (RFC 6531)"
+        );
+        assert!(failed.reusable);
+        drop(c);
+        let seen = server.join().unwrap();
+        assert!(!seen.contains("MAIL FROM"), "{seen}");
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The merge fields templates see.
+//! The merge fields templates see. Undefined names are errors (a misspelt
+//! field fails the campaign at load); optional fields are always defined,
+//! as `none` when the profile has no value: `none` prints as nothing, and
+//! `default(...)` replaces it.
 //!
 //! | field | value |
 //! |---|---|
-//! | `first_name`, `last_name` | the profile's names, header-safe; absent when empty, so `{{ first_name \| default('friend') }}` works |
+//! | `first_name`, `last_name` | the profile's names, header-safe; `none` when empty, so `{{ first_name \| default('friend') }}` works |
 //! | `profile` | `id`, `email`, `locale`, `country`, `timezone`, `tags`, `attributes` (the custom attributes as a map) |
 //! | `campaign` | `id` |
 //! | `segments` | the recipient's segment ids |
 //! | `subject_variant`, `preheader_variant` | the chosen variant ids |
-//! | `recommended_category` | `c` when the `recommendations` slot holds `rec-<c>` (not for `rec-bestsellers`) |
+//! | `recommended_category` | `c` when the `recommendations` slot holds `rec-<c>` (not for `rec-bestsellers`), else `none` |
 //! | `subject`, `preheader`, `blocks.<slot>`, `unsubscribe_url` | the rendered pieces, in layouts |
 
 use std::collections::BTreeMap;
@@ -39,16 +42,13 @@ pub struct CampaignFields<'a> {
 /// Everything a template may use.
 #[derive(Debug, Serialize)]
 pub struct MergeFields<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     last_name: Option<String>,
     profile: ProfileFields<'a>,
     campaign: CampaignFields<'a>,
     segments: &'a [String],
     subject_variant: &'a str,
     preheader_variant: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     recommended_category: Option<&'a str>,
     /// Rendered subject (layouts only).
     #[serde(skip_serializing_if = "Option::is_none")]

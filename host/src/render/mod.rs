@@ -6,28 +6,38 @@
 //! `Feedback-ID`, and optional DKIM.
 //!
 //! Every template of the campaign is compiled once, when the [`Renderer`] is
-//! made, so a syntax error stops the run before anything is sent, with the
-//! campaign file and line.
+//! made, and rendered for a few probe recipients (see `probe`), so a syntax
+//! error, an unknown filter, a misspelt merge field or a template that
+//! exceeds its bounds (see `templates`) stops the run before anything is
+//! sent, with the campaign file and the line in it.
 
 mod context;
 mod dkim;
 pub mod headers;
+mod probe;
+pub mod templates;
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
-use minijinja::{AutoEscape, Environment};
+use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
 pub use context::MergeFields;
 pub use dkim::{DkimError, DkimSettings};
-use headers::{FeedbackId, ListUnsubscribe, ListUnsubscribePost, MAX_SUBJECT_CHARS, header_text};
+use headers::{
+    FeedbackId, ListUnsubscribe, ListUnsubscribePost, MAX_SUBJECT_CHARS, RecipientTo, SubjectLine,
+    header_text,
+};
 
 use crate::campaign::{Campaign, Located, MessageSettings};
 use crate::outcome::Outcome;
 use crate::profile::{Profile, Timestamp};
+use templates::Failure;
 
 /// Why a campaign cannot be rendered at all.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +60,19 @@ pub enum SetupError {
         /// What is wrong.
         message: String,
     },
+    /// The DKIM key cannot be used (the message names the key file).
+    #[error(transparent)]
+    Dkim(#[from] DkimError),
+    /// A template fails, or exceeds its bounds, for a probe recipient.
+    #[error("{what}: {message} (rendering for the probe recipient {probe})")]
+    Probe {
+        /// Which template: `file:line: what`.
+        what: String,
+        /// What went wrong.
+        message: String,
+        /// Which probe recipient.
+        probe: &'static str,
+    },
 }
 
 /// Why one recipient's message could not be rendered.
@@ -61,14 +84,33 @@ pub enum RenderError {
     /// The recipient address is not one SMTP accepts.
     #[error("recipient address `{0}` is not valid for SMTP")]
     Recipient(String),
-    /// A template failed for this recipient's data.
+    /// A template failed: an error of the campaign's, not of this
+    /// recipient's (see [`RenderError::is_the_campaigns`]).
     #[error("{what}: {message}")]
     Template {
-        /// Which template.
+        /// Which template: `file:line: what`.
         what: String,
         /// The engine's message.
         message: String,
     },
+    /// This recipient's data makes a template run out of fuel or write more
+    /// than [`templates::MAX_RENDERED_BYTES`].
+    #[error("message-too-large: {what}: {message}")]
+    TooLarge {
+        /// Which template: `file:line: what`.
+        what: String,
+        /// Which bound.
+        message: String,
+    },
+}
+
+impl RenderError {
+    /// Whether the campaign, not the recipient, is at fault: a template
+    /// error that the probes at load did not reveal. Every other recipient
+    /// would fail alike, so sending stops and no one is marked failed.
+    pub fn is_the_campaigns(&self) -> bool {
+        matches!(self, RenderError::Template { .. })
+    }
 }
 
 /// A rendered message, ready for a transport.
@@ -86,9 +128,19 @@ pub struct RenderedMessage {
     pub bytes: Vec<u8>,
 }
 
+/// Where a template's text is in the campaign file.
+struct Source {
+    /// What it is: `subject `vip``, `html_layout`, ….
+    what: String,
+    /// The line its text begins on.
+    line: usize,
+}
+
 /// Renders messages for one campaign.
 pub struct Renderer {
     env: Environment<'static>,
+    path: String,
+    sources: HashMap<String, Source>,
     settings: MessageSettings,
     from: Mailbox,
     reply_to: Option<Mailbox>,
@@ -134,92 +186,65 @@ impl Renderer {
             message,
         };
 
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        let mut add = |name: String, source: &str, field: Option<&Located>, what: &str| {
-            env.add_template_owned(name, source.to_string())
-                .map_err(|e| match field {
-                    Some(field) => invalid(field, format!("{what}: {e}")),
-                    None => SetupError::Invalid {
-                        path: path.clone(),
-                        line: 0,
-                        message: format!("{what}: {e}"),
-                    },
-                })
+        let mut env = templates::environment();
+        let mut sources = HashMap::new();
+        let mut add = |name: String, source: &str, line: usize, what: String| {
+            env.add_template_owned(name.clone(), source.to_string())
+                .map_err(|e| SetupError::Invalid {
+                    path: path.clone(),
+                    line: line + e.line().unwrap_or(1).saturating_sub(1),
+                    message: format!("{what}: {}", templates::describe(&e)),
+                })?;
+            sources.insert(name, Source { what, line });
+            Ok::<(), SetupError>(())
         };
         for v in &campaign.subjects {
             add(
                 subject_template(&v.id),
                 &v.text,
-                None,
-                &format!("subject `{}`", v.id),
+                v.line,
+                format!("subject `{}`", v.id),
             )?;
         }
         for v in &campaign.preheaders {
             add(
                 preheader_template(&v.id),
                 &v.text,
-                None,
-                &format!("preheader `{}`", v.id),
+                v.line,
+                format!("preheader `{}`", v.id),
             )?;
         }
         for slot in &campaign.slots {
             for block in &slot.blocks {
-                let what = format!("block `{}`", block.id);
                 add(
                     block_template(&slot.name, &block.id, "html"),
                     block.html.as_deref().unwrap_or(""),
-                    None,
-                    &what,
+                    block.html_line,
+                    format!("block `{}` html", block.id),
                 )?;
                 add(
                     block_template(&slot.name, &block.id, "txt"),
                     block.text.as_deref().unwrap_or(""),
-                    None,
-                    &what,
+                    block.text_line,
+                    format!("block `{}` text", block.id),
                 )?;
             }
         }
-        add(
-            LAYOUT_HTML.into(),
-            &settings.html_layout.text,
-            Some(&settings.html_layout),
-            "html_layout",
-        )?;
-        add(
-            LAYOUT_TEXT.into(),
-            &settings.text_layout.text,
-            Some(&settings.text_layout),
-            "text_layout",
-        )?;
-        add(
-            UNSUBSCRIBE_URL.into(),
-            &settings.unsubscribe_url.text,
-            Some(&settings.unsubscribe_url),
+        let mut add_field = |name: &str, field: &Located, what: &str| {
+            add(name.into(), &field.text, field.line, what.into())
+        };
+        add_field(LAYOUT_HTML, &settings.html_layout, "html_layout")?;
+        add_field(LAYOUT_TEXT, &settings.text_layout, "text_layout")?;
+        add_field(
+            UNSUBSCRIBE_URL,
+            &settings.unsubscribe_url,
             "unsubscribe_url",
         )?;
         if let Some(mailto) = &settings.unsubscribe_mailto {
-            add(
-                UNSUBSCRIBE_MAILTO.into(),
-                &mailto.text,
-                Some(mailto),
-                "unsubscribe_mailto",
-            )?;
+            add_field(UNSUBSCRIBE_MAILTO, mailto, "unsubscribe_mailto")?;
         }
         if let Some(feedback) = &settings.feedback_id {
-            add(
-                FEEDBACK_ID.into(),
-                &feedback.text,
-                Some(feedback),
-                "feedback_id",
-            )?;
+            add_field(FEEDBACK_ID, feedback, "feedback_id")?;
         }
 
         let from: Mailbox = settings.from.text.parse().map_err(|e| {
@@ -239,16 +264,11 @@ impl Renderer {
         };
         let domain = from.email.domain().to_string();
         let date = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
-        let dkim = dkim
-            .map(DkimSettings::config)
-            .transpose()
-            .map_err(|e| SetupError::Invalid {
-                path: path.clone(),
-                line: 0,
-                message: e.to_string(),
-            })?;
-        Ok(Renderer {
+        let dkim = dkim.map(DkimSettings::config).transpose()?;
+        let renderer = Renderer {
             env,
+            path,
+            sources,
             settings,
             from,
             reply_to,
@@ -256,7 +276,32 @@ impl Renderer {
             campaign_id: campaign.id.clone(),
             date,
             dkim,
-        })
+        };
+        renderer.render_probes(campaign)?;
+        Ok(renderer)
+    }
+
+    /// `file:line: what` of template `name`, `line_in_template` lines into
+    /// its text.
+    fn location(&self, name: &str, line_in_template: Option<usize>) -> String {
+        match self.sources.get(name) {
+            Some(source) => format!(
+                "{}:{}: {}",
+                self.path,
+                source.line + line_in_template.unwrap_or(1).saturating_sub(1),
+                source.what
+            ),
+            None => name.to_string(),
+        }
+    }
+
+    fn template_error(&self, name: &str, error: &minijinja::Error) -> RenderError {
+        // An error inside a template another one includes is that one's.
+        let name = error.name().unwrap_or(name);
+        RenderError::Template {
+            what: self.location(name, error.line()),
+            message: templates::describe(error),
+        }
     }
 
     /// The deterministic Message-ID of a recipient in this campaign.
@@ -276,13 +321,13 @@ impl Renderer {
         let template = self
             .env
             .get_template(name)
-            .map_err(|e| RenderError::Template {
-                what: name.into(),
-                message: e.to_string(),
-            })?;
-        template.render(fields).map_err(|e| RenderError::Template {
-            what: name.into(),
-            message: e.to_string(),
+            .map_err(|e| self.template_error(name, &e))?;
+        templates::render_bounded(&template, fields).map_err(|failure| match failure {
+            Failure::OverBound { message, line } => RenderError::TooLarge {
+                what: self.location(name, line),
+                message,
+            },
+            Failure::Template(e) => self.template_error(name, &e),
         })
     }
 
@@ -345,11 +390,16 @@ impl Renderer {
             unsubscribe.push_str(&format!(", <mailto:{mailto}>"));
         }
         let message_id = self.message_id(&profile.id);
-        let to = Mailbox::new(fields.display_name(), to_address.clone());
+        let envelope = Envelope::new(Some(self.from.email.clone()), vec![to_address.clone()])
+            .map_err(|_| RenderError::Recipient(profile.email.clone()))?;
         let mut builder = Message::builder()
+            .envelope(envelope)
             .from(self.from.clone())
-            .to(to)
-            .subject(subject.clone())
+            .header(RecipientTo {
+                name: fields.display_name(),
+                address: to_address.clone(),
+            })
+            .header(SubjectLine(subject.clone()))
             .date(self.date)
             .message_id(Some(message_id.clone()))
             .header(ListUnsubscribe(unsubscribe))
