@@ -7,8 +7,9 @@
 # Each run starts from the committed corpus (fuzz/corpus/<target>) and writes
 # the inputs it finds to fuzz/target/grown-corpus/<target>; with
 # FUZZ_KEEP_CORPUS=1 the new inputs are merged into fuzz/corpus/<target>
-# afterwards and that corpus is minimised (`cargo fuzz cmin`), ready to
-# commit. An input that panics, runs over FUZZ_TIMEOUT seconds (default 10)
+# afterwards, minimised to a small set of inputs that still reaches every
+# code edge the two reached (libFuzzer's set-cover merge on edge coverage),
+# ready to commit. An input that panics, runs over FUZZ_TIMEOUT seconds (default 10)
 # or needs more than 2 GB is a failure: libFuzzer stores it under
 # fuzz/artifacts/<target>/, the other targets still run, and the script
 # exits non-zero. Reproduce one with
@@ -34,6 +35,7 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
+host="$(rustc -vV | sed -n 's/^host: //p')"
 echo "== cargo fuzz build (${targets[*]})"
 cargo fuzz build -s none
 
@@ -49,9 +51,12 @@ for target in "${targets[@]}"; do
         continue
     fi
     if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
-        cp -n "$grown"/* "fuzz/corpus/$target/" 2>/dev/null || true
-        cargo fuzz cmin -s none "$target" "fuzz/corpus/$target"
-        rm -rf "$grown"
+        minimised="fuzz/target/minimised-corpus/$target"
+        rm -rf "$minimised" && mkdir -p "$minimised"
+        "fuzz/target/$host/release/$target" -merge=1 -set_cover_merge=1 -use_counters=0 \
+            "$minimised" "fuzz/corpus/$target" "$grown"
+        rm -rf "fuzz/corpus/$target" "$grown"
+        mv "$minimised" "fuzz/corpus/$target"
     fi
 done
 
