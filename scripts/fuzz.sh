@@ -4,14 +4,15 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# Each run starts from the committed corpus (fuzz/corpus/<target>) and writes
-# the inputs it finds to fuzz/target/grown-corpus/<target>; with
+# Each run starts from the committed corpus (fuzz/corpus/<target>), uses the
+# target's dictionary of tokens when there is one (fuzz/dict/<target>.dict)
+# and writes the inputs it finds to fuzz/target/grown-corpus/<target>. With
 # FUZZ_KEEP_CORPUS=1 the new inputs are merged into fuzz/corpus/<target>
 # afterwards, minimised to a small set of inputs that still reaches every
 # code edge the two reached (libFuzzer's set-cover merge on edge coverage),
-# ready to commit. An input that panics, runs over FUZZ_TIMEOUT seconds (default 10)
-# or needs more than 2 GB is a failure: libFuzzer stores it under
-# fuzz/artifacts/<target>/, the other targets still run, and the script
+# ready to commit. An input that panics, runs over FUZZ_TIMEOUT seconds
+# (default 10) or needs more than 2 GB is a failure: libFuzzer stores it
+# under fuzz/artifacts/<target>/, the other targets still run, and the script
 # exits non-zero. Reproduce one with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run -s none <target> fuzz/artifacts/<target>/<file>
 #
@@ -43,10 +44,12 @@ failed=()
 for target in "${targets[@]}"; do
     grown="fuzz/target/grown-corpus/$target"
     mkdir -p "$grown" "fuzz/corpus/$target"
+    dictionary=()
+    [ -f "fuzz/dict/$target.dict" ] && dictionary=(-dict="fuzz/dict/$target.dict")
     echo "== $target: ${seconds}s"
     if ! cargo fuzz run -s none "$target" "$grown" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -timeout="$timeout_seconds" \
-        -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1; then
+        -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 "${dictionary[@]}"; then
         failed+=("$target")
         continue
     fi
