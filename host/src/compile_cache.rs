@@ -2,16 +2,19 @@
 //! hash, so that loading a rule again skips compiling it.
 //!
 //! The cache holds native code that is loaded without further checks, so:
-//! each entry carries the SHA-256 of its artifact and is verified before it
-//! is used (an entry that does not match is removed and the rule compiled
-//! again); the directory is created private (0700) and entries are written
+//! it is used only while the directory and the entry belong to this user and
+//! no one else may write them (a digest stored beside the code catches
+//! corruption, not tampering: privacy is what keeps others out); each entry
+//! carries the SHA-256 of its artifact and is verified before it is used
+//! (an entry that does not match is removed and the rule compiled again);
+//! the directory is created private (0700) and entries are written
 //! private (0600), through a temporary file that is synced, renamed into
 //! place and followed by a sync of the directory; and the cache is bounded
 //! on disk, the least recently used entries removed past the bound.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -52,6 +55,9 @@ impl CompileCache {
     /// entry as recently used.
     pub fn read(&self, key: &str) -> Option<Vec<u8>> {
         let path = self.entry_path(key);
+        if !owned_privately(&self.dir) || !owned_privately(&path) {
+            return None;
+        }
         let mut entry = std::fs::read(&path).ok()?;
         if !intact(&entry) {
             let _ = std::fs::remove_file(&path);
@@ -71,6 +77,15 @@ impl CompileCache {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
+        if !owned_privately(&self.dir) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: the compile cache must belong to this user and be writable by no one else",
+                    self.dir.display()
+                ),
+            ));
+        }
         let path = self.entry_path(key);
         let temporary = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
         let written = write_synced(&temporary, artifact);
@@ -110,6 +125,14 @@ impl CompileCache {
     }
 }
 
+/// Whether `path` belongs to the effective user and neither its group nor
+/// others may write it: only then may native code from it be trusted.
+fn owned_privately(path: &Path) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = unsafe { libc::geteuid() };
+    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.uid() == user && meta.mode() & 0o022 == 0)
+}
+
 /// Whether an entry's artifact matches the digest in its header.
 fn intact(entry: &[u8]) -> bool {
     entry.len() > HEADER_LEN
@@ -135,6 +158,27 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn a_cache_others_may_write_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(&dir.path().join("cache"), 1 << 20);
+        cache.write("k", b"native code").unwrap();
+        assert_eq!(cache.read("k").as_deref(), Some(&b"native code"[..]));
+        let shared = std::fs::Permissions::from_mode(0o777);
+        std::fs::set_permissions(dir.path().join("cache"), shared).unwrap();
+        assert_eq!(cache.read("k"), None, "a shared directory is not trusted");
+        assert!(cache.write("k2", b"more").is_err());
+        let private = std::fs::Permissions::from_mode(0o700);
+        std::fs::set_permissions(dir.path().join("cache"), private).unwrap();
+        let writable = std::fs::Permissions::from_mode(0o666);
+        std::fs::set_permissions(cache.entry_path("k"), writable).unwrap();
+        assert_eq!(
+            cache.read("k"),
+            None,
+            "an entry others may write is not trusted"
+        );
+    }
 
     #[test]
     fn entries_round_trip_privately() {

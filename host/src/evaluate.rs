@@ -341,7 +341,10 @@ impl<'a> Evaluator<'a> {
         let fuel_left = store.get_fuel().unwrap_or(self.limits.fuel);
         let (log, log_dropped) = store.data().log.contents();
         let result = result.map_err(|error| self.classify(store, error));
-        let interrupted = matches!(result, Err(Failure::Timeout { .. }));
+        let interrupted = matches!(
+            result,
+            Err(Failure::Timeout { .. } | Failure::HostUnavailable { .. })
+        );
         Evaluation {
             result: result.and_then(|answer| {
                 answer.map_err(|e| Failure::RuleError {
@@ -362,18 +365,36 @@ impl<'a> Evaluator<'a> {
                 detail: error.root_cause().to_string(),
             };
         }
+        let trap = error.downcast_ref::<Trap>();
+        match trap {
+            Some(Trap::OutOfFuel) => {
+                return Failure::OutOfFuel {
+                    fuel: self.limits.fuel,
+                };
+            }
+            // Ended by the wall-clock backstop with CPU time left: the
+            // thread could not run, which says nothing about the rule.
+            Some(Trap::Interrupt) if store.data().deadline.stalled() => {
+                return Failure::HostUnavailable {
+                    detail: format!(
+                        "the evaluating thread could not run for {} ms",
+                        (self.limits.timeout * crate::sandbox::WALL_CLOCK_BACKSTOP).as_millis()
+                    ),
+                };
+            }
+            Some(Trap::Interrupt) => {
+                return Failure::Timeout {
+                    timeout: self.limits.timeout,
+                };
+            }
+            _ => {}
+        }
         if store.data().limiter.was_hit() {
             return Failure::OutOfMemory {
                 detail: format!("memory limit of {} bytes reached", self.limits.memory_bytes),
             };
         }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Failure::OutOfFuel {
-                fuel: self.limits.fuel,
-            },
-            Some(Trap::Interrupt) => Failure::Timeout {
-                timeout: self.limits.timeout,
-            },
+        match trap {
             Some(Trap::StackOverflow) => Failure::StackOverflow,
             Some(trap) => Failure::Trap {
                 detail: trap.to_string(),

@@ -28,8 +28,11 @@ pub const HOST_CODES: [&str; 12] = [
 pub const HOST_PREFIXES: [&str; 4] = ["fallback-block:", "ab:", "host:", "host-"];
 
 /// Whether `code` (a suppression code or a reason) belongs to the host.
+/// Summaries and reports count codes by the part before the first `:`, so
+/// `no-consent:x` is the host's too.
 pub fn is_host_code(code: &str) -> bool {
-    HOST_CODES.contains(&code) || HOST_PREFIXES.iter().any(|prefix| code.starts_with(prefix))
+    let head = code.split(':').next().unwrap_or(code);
+    HOST_CODES.contains(&head) || HOST_PREFIXES.iter().any(|prefix| code.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -47,11 +50,14 @@ mod tests {
             "ab:default->b",
             "host:anything",
             "host-paused",
+            "no-consent:really",
+            "timeout:1",
         ] {
             assert!(is_host_code(code), "{code}");
         }
         for code in [
             "sunset",
+            "sunset:dormant",
             "no-consent-yet",
             "fallback",
             "vip",

@@ -27,14 +27,36 @@ struct Opening {
     tripped: Option<String>,
 }
 
-/// `reply` without the parts that name a recipient (`<a@b>`, `a@b`), so
-/// the same refusal of different recipients compares equal.
-fn without_addresses(reply: &str) -> String {
-    reply
-        .split_whitespace()
-        .filter(|word| !word.contains('@'))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// What makes two refusals "the same": the command and the reply code with
+/// its enhanced status code (`RCPT TO: 550 5.7.1`), not the free text after
+/// them, which large providers fill with a per-transaction id and the
+/// recipient's address. A reply without a code is compared whole, addresses
+/// left out.
+fn refusal_key(reply: &str) -> String {
+    let words: Vec<&str> = reply.split_whitespace().collect();
+    let is_code = |w: &str| w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit());
+    let is_enhanced = |w: &str| {
+        let parts: Vec<&str> = w.split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match words.iter().position(|w| is_code(w)) {
+        Some(at) => {
+            let end = if words.get(at + 1).is_some_and(|w| is_enhanced(w)) {
+                at + 2
+            } else {
+                at + 1
+            };
+            words[..end].join(" ")
+        }
+        None => words
+            .into_iter()
+            .filter(|word| !word.contains('@'))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
 }
 
 fn with_fate(entry: Entry, fate: Fate) -> (Fate, Entry) {
@@ -85,7 +107,7 @@ impl SameRefusals {
         if opening.tripped.is_some() || !self.watching.load(Ordering::Relaxed) {
             return vec![(Fate::Failed, entry)];
         }
-        let key = without_addresses(reply);
+        let key = refusal_key(reply);
         if opening.reply.as_ref().is_some_and(|held| *held != key) {
             // Different refusals: the recipients' own.
             self.watching.store(false, Ordering::Relaxed);
@@ -109,8 +131,9 @@ impl SameRefusals {
             .collect()
     }
 
-    /// Anything but a permanent refusal (a delivery, a temporary failure)
-    /// decides the start of the run: returns the held records, failed.
+    /// A delivery decides the start of the run (the relay accepts mail):
+    /// returns the held records, failed. Temporary failures decide nothing
+    /// (greylisting, too many connections) and must not call this.
     pub(crate) fn other(&self) -> Vec<(Fate, Entry)> {
         if !self.watching.load(Ordering::Relaxed) {
             return Vec::new();
@@ -213,6 +236,33 @@ mod tests {
         assert_eq!(
             fates(&off.refused("550 denied", failed("a"))),
             [(Fate::Failed, "a".into())]
+        );
+    }
+
+    #[test]
+    fn refusals_alike_but_for_a_transaction_id_are_the_same() {
+        assert_eq!(
+            refusal_key("RCPT TO: 550 5.7.1 <x@y.test>: denied [AB12CD] q1-gsmtp"),
+            "RCPT TO: 550 5.7.1"
+        );
+        assert_eq!(refusal_key("550 no such user"), "550");
+        assert_ne!(
+            refusal_key("550 no such user"),
+            refusal_key("552 mailbox full")
+        );
+        let watch = SameRefusals::new(3);
+        for (i, id) in ["a1-gsmtp", "b2-gsmtp"].into_iter().enumerate() {
+            let reply = format!("RCPT TO: 550 5.7.1 Denied by policy {id}");
+            assert!(watch.refused(&reply, failed(&format!("r{i}"))).is_empty());
+        }
+        let records = watch.refused("RCPT TO: 550 5.7.1 Denied by policy c3-gsmtp", failed("r2"));
+        assert_eq!(
+            fates(&records),
+            [
+                (Fate::Deferred, "r0".into()),
+                (Fate::Deferred, "r1".into()),
+                (Fate::Deferred, "r2".into())
+            ]
         );
     }
 }

@@ -18,7 +18,7 @@ use crate::journal::{Entry, Fate, History, JournalError, JournalWriter, Recipien
 use crate::outcome::{Outcome, Status};
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
-use crate::render::Renderer;
+use crate::render::{RenderError, Renderer};
 use crate::run::{Processed, run};
 use crate::same_refusals::SameRefusals;
 use crate::threads::spawn_named;
@@ -74,8 +74,8 @@ pub struct SendSummary {
     /// when that stopped sending (see
     /// [`DeliveryOptions::same_refusals_limit`]).
     pub refused_everyone: Option<String>,
-    /// The template error (the campaign's, with its file and line) that
-    /// stopped sending; everyone not yet sent is deferred.
+    /// The first template failure (the campaign's, with its file and line);
+    /// the recipients it hit are deferred, everyone else was sent.
     pub campaign_error: Option<String>,
 }
 
@@ -158,16 +158,12 @@ struct Breaker {
 impl Breaker {
     fn open(&self) -> bool {
         self.refused.get().is_some()
-            || self.campaign_error.get().is_some()
             || self.deferred_in_a_row.load(Ordering::Relaxed) >= self.limit
             || self.same_refusals.tripped().is_some()
     }
 
     /// Why delivery is no longer attempted.
     fn reason(&self) -> String {
-        if let Some(error) = self.campaign_error.get() {
-            return format!("not attempted: the campaign's templates fail: {error}");
-        }
         if let Some(reply) = self.refused.get() {
             return format!("not attempted: the relay refused the sender: {reply}");
         }
@@ -183,7 +179,8 @@ impl Breaker {
         )
     }
 
-    fn stop_for_campaign(&self, error: &str) {
+    /// Keeps the first template failure, for the run's summary.
+    fn note_template_failure(&self, error: &str) {
         let _ = self.campaign_error.set(error.to_owned());
     }
 
@@ -214,13 +211,23 @@ fn deliver_one(
 ) -> Vec<(Fate, Entry)> {
     let message = match renderer.render_message(profile, outcome) {
         Ok(message) => message,
-        Err(error) if error.is_the_campaigns() => {
-            // Not this recipient's fault: stop, and keep everyone deferred
-            // for a run with the campaign fixed.
-            breaker.stop_for_campaign(&error.to_string());
+        Err(error) if error.is_the_campaigns() || matches!(error, RenderError::TooLarge { .. }) => {
+            // The campaign's template fails (or outgrows its bounds) with
+            // this recipient's data: fixable only in the campaign, so the
+            // recipient is deferred, never finalised, and everyone else
+            // still gets their message. One profile cannot stop the run.
+            let error = error.to_string();
+            breaker.note_template_failure(&error);
             return vec![(
                 Fate::Deferred,
-                entry(outcome, Fate::Deferred, None, Some(breaker.reason())),
+                entry(
+                    outcome,
+                    Fate::Deferred,
+                    None,
+                    Some(format!(
+                        "not sent: a template of the campaign fails: {error}"
+                    )),
+                ),
             )];
         }
         Err(error) => {
@@ -240,7 +247,7 @@ fn deliver_one(
     let (fate, reply) = match deliver_with_retries(transport, &message, options) {
         Ok(reply) => (Fate::Delivered, reply),
         Err(error) => match error.severity {
-            Severity::Transient => (Fate::Deferred, error.message),
+            Severity::Transient | Severity::OutcomeUnknown => (Fate::Deferred, error.message),
             Severity::Permanent => {
                 breaker.record(Fate::Failed);
                 let record = entry(outcome, Fate::Failed, id, Some(error.message.clone()));
@@ -253,7 +260,11 @@ fn deliver_one(
         },
     };
     breaker.record(fate);
-    let mut records = breaker.same_refusals.other();
+    let mut records = if fate == Fate::Delivered {
+        breaker.same_refusals.other()
+    } else {
+        Vec::new()
+    };
     records.push((fate, entry(outcome, fate, id, Some(reply))));
     records
 }

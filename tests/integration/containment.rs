@@ -102,6 +102,7 @@ fn the_log_is_capped() {
 
 #[test]
 fn the_deadline_stops_a_loop_that_fuel_would_allow() {
+    let _alone = crate::harness::cpu_heavy();
     let campaign = campaign_with(&[
         ("fuel = 10_000_000", "fuel = 1_000_000_000"),
         ("timeout_ms = 100", "timeout_ms = 20"),

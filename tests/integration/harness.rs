@@ -155,3 +155,13 @@ pub fn addressed_to(
     mailrules_integration::write_jsonl(&path, &profiles);
     path
 }
+
+/// Serialises the tests whose outcome depends on getting a CPU in time (a
+/// deadline of a few ms, or threads that load one CPU on purpose), so they
+/// do not starve one another.
+pub fn cpu_heavy() -> std::sync::MutexGuard<'static, ()> {
+    static CPU_HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    CPU_HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

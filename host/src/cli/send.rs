@@ -24,8 +24,8 @@ use super::{EngineOptions, SendOptions, campaign_time};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 the run completed (permanent 5xx failures are per recipient, in the journal); \
-2 unusable input or options, a journal that is damaged, in use by another run, or was started with another rule, campaign file or `now`, \
-or a template of the campaign that failed mid-run (the rest are deferred); 3 some recipients are deferred: run the same command again; \
+2 unusable input or options, or a journal that is damaged, in use by another run, or was started with another rule, campaign file or `now`; \
+3 some recipients are deferred (a relay problem, or a template that fails for their data): run the same command again; \
 4 none deferred, but some input records could not be read."
 )]
 pub struct SendArgs {
@@ -261,9 +261,8 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(error) = &summary.campaign_error {
         eprintln!(
-            "mailrules: a template of the campaign fails, so sending stopped: {error}\n  fix the campaign and run the same command again with --allow-changed (the journal records the campaign it started with): every recipient not sent is deferred"
+            "mailrules: a template of the campaign fails for some recipients' data, so they are deferred (everyone else was sent): {error}\n  fix the campaign and run the same command again with --allow-changed (the journal records the campaign it started with)"
         );
-        return Ok(ExitCode::from(2));
     }
     if summary.count(Fate::Deferred) > 0 {
         eprintln!(

@@ -34,6 +34,11 @@ pub enum Severity {
     /// failed): no recipient can be served until its configuration is
     /// fixed, so sending stops and the recipients stay deferred.
     Refused,
+    /// The whole message was sent but no reply came (a timeout, a dropped
+    /// connection): the relay may have accepted it. Trying again in the
+    /// same run could send it twice, so it is not retried; the recipient
+    /// stays deferred for the next run (same Message-ID).
+    OutcomeUnknown,
 }
 
 /// A failed delivery.
@@ -72,6 +77,15 @@ impl DeliveryError {
         DeliveryError {
             severity: Severity::Refused,
             code,
+            message: message.into(),
+        }
+    }
+
+    /// The message was sent but whether the relay took it is unknown.
+    pub fn outcome_unknown(message: impl Into<String>) -> Self {
+        DeliveryError {
+            severity: Severity::OutcomeUnknown,
+            code: None,
             message: message.into(),
         }
     }

@@ -303,7 +303,17 @@ impl Connection {
         }
         self.write(&dot_stuffed(message))
             .map_err(|e| broken(e, false))?;
-        let reply = self.read_reply().map_err(|e| broken(e, false))?;
+        // The end-of-data mark went out: without an answer, the relay may
+        // have queued the message, so this must not be retried blindly.
+        let reply = self.read_reply().map_err(|e| {
+            broken(
+                DeliveryError::outcome_unknown(format!(
+                    "no reply after the message was sent ({}): the relay may have accepted it",
+                    e.message
+                )),
+                false,
+            )
+        })?;
         if reply.code == 250 {
             Ok(reply)
         } else {
@@ -435,6 +445,32 @@ mod tests {
             seen
         });
         (address, handle)
+    }
+
+    #[test]
+    fn no_reply_after_the_message_is_an_unknown_outcome_not_a_retry() {
+        // The server takes the whole message, then hangs up without a word.
+        let (address, server) = scripted_server(vec![
+            ("EHLO", "250-test\r\n250 PIPELINING\r\n"),
+            ("MAIL FROM:<a@x.test>", "250 ok\r\n"),
+            ("RCPT TO:<b@y.test>", "250 ok\r\n"),
+            ("DATA", "354 go\r\n"),
+        ]);
+        let mut c = Connection::open(&address, "client.test", Duration::from_secs(5)).unwrap();
+        let failed = c.send("a@x.test", "b@y.test", b"hi\r\n").unwrap_err();
+        assert_eq!(failed.error.severity, Severity::OutcomeUnknown);
+        assert!(!failed.error.is_transient(), "not retried in the same run");
+        assert!(
+            failed
+                .error
+                .message
+                .starts_with("no reply after the message was sent"),
+            "{}",
+            failed.error.message
+        );
+        assert!(!failed.reusable && !failed.before_any_reply);
+        drop(c);
+        server.join().unwrap();
     }
 
     #[test]

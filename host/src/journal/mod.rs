@@ -215,8 +215,9 @@ pub enum JournalError {
 pub struct History {
     /// The header, if the journal had one.
     pub started: Option<Entry>,
-    /// The latest entry per profile id.
-    pub recipients: HashMap<String, RecipientEntry>,
+    /// The latest fate per profile id (only the fate: what a rule put in a
+    /// decision does not stay in memory for the whole run).
+    pub recipients: HashMap<String, Fate>,
     /// Bytes of a torn last record that were cut off.
     pub truncated_bytes: u64,
     /// What differs from the header the journal started with, when the run
@@ -227,9 +228,7 @@ pub struct History {
 impl History {
     /// Whether a resumed run should leave `profile_id` alone.
     pub fn is_done(&self, profile_id: &str) -> bool {
-        self.recipients
-            .get(profile_id)
-            .is_some_and(|e| e.fate.is_final())
+        self.recipients.get(profile_id).is_some_and(Fate::is_final)
     }
 }
 

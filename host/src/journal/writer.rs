@@ -98,7 +98,7 @@ impl JournalWriter {
                 Entry::Recipient(recipient) => {
                     history
                         .recipients
-                        .insert(recipient.profile_id.clone(), recipient);
+                        .insert(recipient.profile_id, recipient.fate);
                 }
             }
         }
@@ -142,6 +142,17 @@ impl JournalWriter {
         if history.started.is_none() || !history.changed.is_empty() {
             writer.append(&header)?;
             writer.sync()?;
+        }
+        if contents.valid_len == 0 {
+            // A new journal: its directory entry must be durable too, or a
+            // power loss could lose the file and everything it records.
+            let directory = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            File::open(directory)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
         }
         Ok((writer, history))
     }

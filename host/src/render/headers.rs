@@ -25,7 +25,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// controls, single spaces, trimmed, at most `max_chars` characters (cut at
 /// a character boundary, with an ellipsis).
 pub fn header_text(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
     let mut pending_space = false;
     let mut count = 0;
     for c in text.chars() {
@@ -131,17 +131,58 @@ text_header!(
     "Subject"
 );
 
-text_header!(
-    /// `List-Unsubscribe: <https://…>, <mailto:…>` (RFC 2369).
+/// A structured header value as ASCII: controls and format characters
+/// removed ([`header_text`], never cut), every non-ASCII byte
+/// percent-encoded. URLs stay URLs (an IDN or an unencoded name in a link
+/// still works); RFC 2047 encoded words, which would break them, never
+/// appear.
+pub fn ascii_value(text: &str) -> String {
+    let safe = header_text(text, usize::MAX);
+    let mut out = String::with_capacity(safe.len());
+    for byte in safe.bytes() {
+        if byte.is_ascii() {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+macro_rules! ascii_header {
+    ($(#[$doc:meta])* $name:ident, $header:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(pub String);
+
+        impl Header for $name {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($header)
+            }
+
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok($name(s.to_string()))
+            }
+
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), ascii_value(&self.0))
+            }
+        }
+    };
+}
+
+ascii_header!(
+    /// `List-Unsubscribe: <https://…>, <mailto:…>` (RFC 2369): ASCII, URLs
+    /// percent-encoded where needed, never encoded words.
     ListUnsubscribe,
     "List-Unsubscribe"
 );
-text_header!(
+ascii_header!(
     /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
     ListUnsubscribePost,
     "List-Unsubscribe-Post"
 );
-text_header!(
+ascii_header!(
     /// `Feedback-ID`, for mailbox providers' complaint feedback loops.
     FeedbackId,
     "Feedback-ID"
@@ -313,5 +354,16 @@ mod tests {
     fn long_values_are_cut_on_a_character_boundary() {
         assert_eq!(header_text("ééééé", 3), "ééé…");
         assert_eq!(header_text("abc def", 5), "abc d…");
+    }
+
+    #[test]
+    fn unsubscribe_links_stay_ascii_urls_never_encoded_words() {
+        assert_eq!(
+            ascii_value("<https://ex.test/u?n=Jos\u{e9}&x=\u{202e}1>, <mailto:u@ex.test>"),
+            "<https://ex.test/u?n=Jos%C3%A9&x=1>, <mailto:u@ex.test>"
+        );
+        let long = format!("<https://ex.test/{}>", "a".repeat(2_000));
+        assert_eq!(ascii_value(&long), long, "never cut");
+        assert_eq!(ascii_value("=?utf-8?q?x?="), "=?utf-8?q?x?=");
     }
 }

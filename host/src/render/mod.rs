@@ -153,6 +153,10 @@ pub struct Renderer {
 const LAYOUT_HTML: &str = "layout.html";
 const LAYOUT_TEXT: &str = "layout.txt";
 const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
+
+/// Longest unsubscribe URL, in characters: with `<…>` and the mailto it
+/// keeps the `List-Unsubscribe` line within SMTP's 998 characters.
+const MAX_UNSUBSCRIBE_URL_CHARS: usize = 800;
 const UNSUBSCRIBE_MAILTO: &str = "unsubscribe_mailto";
 const FEEDBACK_ID: &str = "feedback_id";
 
@@ -359,7 +363,16 @@ impl Renderer {
             &self.render(&preheader_template(preheader_id), &values)?,
             500,
         );
-        let unsubscribe_url = header_text(&self.render(UNSUBSCRIBE_URL, &values)?, 800);
+        // Never cut: a cut link does not unsubscribe anyone.
+        let unsubscribe_url = header_text(&self.render(UNSUBSCRIBE_URL, &values)?, usize::MAX);
+        if unsubscribe_url.chars().count() > MAX_UNSUBSCRIBE_URL_CHARS {
+            return Err(RenderError::TooLarge {
+                what: UNSUBSCRIBE_URL.to_string(),
+                message: format!(
+                    "the rendered URL is longer than {MAX_UNSUBSCRIBE_URL_CHARS} characters"
+                ),
+            });
+        }
         let mut html_blocks = Vec::with_capacity(blocks.0.len());
         for (slot, block) in &blocks.0 {
             html_blocks.push((

@@ -8,7 +8,9 @@
 //! finishes does not depend on how busy the machine is; a host that cannot
 //! keep up gets slower, not different answers. A wall-clock backstop of
 //! [`WALL_CLOCK_BACKSTOP`] times the limit still ends an evaluation whose
-//! thread is stopped for a long time.
+//! thread is stopped for a long time; since the rule had CPU time left,
+//! that ending is the host's problem ([`Deadline::stalled`]), never the
+//! rule's timeout.
 
 use std::time::{Duration, Instant};
 
@@ -62,10 +64,22 @@ impl Deadline {
         self.limit
     }
 
+    /// CPU time the calling thread has spent since the deadline started.
+    pub fn cpu_spent(&self) -> Duration {
+        thread_cpu_time().saturating_sub(self.cpu_start)
+    }
+
+    /// Whether an evaluation that was ended had CPU time left: the
+    /// wall-clock backstop ended it because its thread could not run, not
+    /// the rule. Call it on the evaluating thread.
+    pub fn stalled(&self) -> bool {
+        self.cpu_spent() < self.limit
+    }
+
     /// Whether the limit is spent, measured on the calling thread (the one
     /// running the evaluation: wasmtime calls the epoch callback on it).
     pub fn check(&self) -> DeadlineCheck {
-        let cpu = thread_cpu_time().saturating_sub(self.cpu_start);
+        let cpu = self.cpu_spent();
         let wall = self.wall_start.elapsed();
         let backstop = self.limit.saturating_mul(WALL_CLOCK_BACKSTOP);
         if cpu >= self.limit || wall >= backstop {
@@ -117,5 +131,13 @@ mod tests {
         let deadline = Deadline::start(Duration::from_millis(2));
         std::thread::sleep(Duration::from_millis(25));
         assert_eq!(deadline.check(), DeadlineCheck::Expired);
+        assert!(deadline.stalled(), "it ended with CPU time left");
+    }
+
+    #[test]
+    fn a_deadline_spent_on_the_cpu_is_not_a_stall() {
+        let deadline = Deadline::start(Duration::from_millis(5));
+        spin_for_cpu(Duration::from_millis(6));
+        assert!(!deadline.stalled());
     }
 }
