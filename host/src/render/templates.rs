@@ -2,12 +2,49 @@
 //! undefined values (a misspelt merge field is an error, not an empty
 //! string), HTML escaping in HTML templates, `none` printed as nothing, a
 //! `default` filter that also replaces `none`, and bounds on every render:
-//! a fuel budget (MiniJinja instructions) and a cap on the bytes written.
+//! a fuel budget (MiniJinja instructions), a cap on the bytes written, and
+//! a memory bound by construction.
+//!
+//! # The memory of one render
+//!
+//! A template is checked when the campaign is loaded (`template_rules`): it
+//! binds no computed value (no `set`, `with`, macros, `call` or `filter`
+//! blocks, `do`, imports), its loops iterate merge fields or `range(…)`,
+//! and its filters are the bounded ones of `bounded_filters`. So every
+//! value a render computes lives only while one expression is evaluated,
+//! and is built from:
+//!
+//! - merge fields, which are shared, not copied: printing all the merge
+//!   fields of one render takes at most [`MAX_MERGE_FIELD_BYTES`] (4 MiB)
+//!   (checked for every recipient before rendering; a recipient over it is
+//!   `failed` with `message-too-large`), so printing any one of them takes
+//!   at most that too;
+//! - constants of the template, at most `MAX_TEMPLATE_BYTES` (256 KiB);
+//! - filter results, at most [`MAX_FILTER_BYTES`] (2 MiB) each, their
+//!   size worked out before they are built;
+//! - `~` and `+`, whose result is at most the sum of their operands, at
+//!   most [`MAX_CONCATENATIONS`] (3) in one expression; `*` only between
+//!   numbers; slices no longer than what they slice; comparisons, tests,
+//!   `and`, `or`, `not`, `in` give booleans or one of their operands.
+//!
+//! With M = 4 MiB the largest of these, an expression's values together
+//! hold at most (3 + 1) × M = 16 MiB; while the last `~` runs, its
+//! operands and its result are both alive: 32 MiB. One filter or `in`
+//! running on top of that turns at most one value into text (≤ 4 MiB) and
+//! builds its result (≤ 2 MiB): 6 MiB. The loops around the expression hold
+//! no copies (at most `MAX_NESTING` iterators over shared values), and the
+//! output buffer holds at most [`MAX_RENDERED_BYTES`] (2 MiB). So one render
+//! adds at most **40 MiB** to the merge fields and the compiled templates,
+//! whatever the template and the recipient's data.
 
-use minijinja::value::Rest;
+use std::error::Error as _;
+
 use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
 };
+
+pub use super::bounded_filters::{FilterTooLarge, MAX_FILTER_BYTES, printed_len};
+pub use super::template_rules::{MAX_CONCATENATIONS, MAX_TEMPLATE_BYTES};
 
 /// Fuel (MiniJinja instructions) one render of one template may use. The
 /// example campaign's largest template (its HTML layout) uses 20.
@@ -17,10 +54,18 @@ pub const TEMPLATE_FUEL: u64 = 1_000_000;
 /// (blocks included), a block, a subject before it is cut.
 pub const MAX_RENDERED_BYTES: usize = 2 << 20;
 
+/// Most bytes the merge fields of one render may print as (all of them,
+/// `{{ profile }}` and blocks included).
+pub const MAX_MERGE_FIELD_BYTES: usize = 4 << 20;
+
+/// The bound on the memory one render adds, derived above.
+pub const RENDER_MEMORY_BOUND: usize = 40 << 20;
+
 /// Why a render failed.
 #[derive(Debug)]
 pub enum Failure {
-    /// The render ran out of fuel or wrote more than [`MAX_RENDERED_BYTES`].
+    /// The render ran out of fuel, wrote more than [`MAX_RENDERED_BYTES`],
+    /// or a filter would have made more than [`MAX_FILTER_BYTES`].
     OverBound {
         /// Which bound.
         message: String,
@@ -30,6 +75,10 @@ pub enum Failure {
     /// Anything else: an unknown filter, an undefined value, a type error.
     Template(Error),
 }
+
+/// Globals MiniJinja defines that campaign templates do not get: `range`
+/// stays.
+const REMOVED_GLOBALS: &[&str] = &["dict", "debug", "namespace"];
 
 /// The environment every campaign's templates are compiled into.
 pub fn environment() -> Environment<'static> {
@@ -49,23 +98,22 @@ pub fn environment() -> Environment<'static> {
         }
         minijinja::escape_formatter(out, state, value)
     });
-    env.add_filter("default", default_filter);
-    env.add_filter("d", default_filter);
+    super::bounded_filters::install(&mut env);
+    for name in REMOVED_GLOBALS {
+        env.remove_global(name);
+    }
     env
 }
 
-/// `value | default(other, lax)`: `other` (or `""`) when `value` is
-/// undefined or none, or, with `lax`, anything false.
-fn default_filter(value: &Value, args: Rest<Value>) -> Result<Value, Error> {
-    if args.len() > 2 {
-        return Err(Error::from(ErrorKind::TooManyArguments));
-    }
-    let other = args.first().cloned().unwrap_or_else(|| Value::from(""));
-    let lax = args.get(1).is_some_and(Value::is_true);
-    if value.is_undefined() || value.is_none() || (lax && !value.is_true()) {
-        Ok(other)
-    } else {
-        Ok(value.clone())
+/// Checks that the merge fields `values` print as at most
+/// [`MAX_MERGE_FIELD_BYTES`], without printing them.
+pub fn check_merge_fields(values: &Value) -> Result<(), Failure> {
+    match printed_len(values, MAX_MERGE_FIELD_BYTES) {
+        Some(_) => Ok(()),
+        None => Err(Failure::OverBound {
+            message: format!("the merge fields print as more than {MAX_MERGE_FIELD_BYTES} bytes"),
+            line: None,
+        }),
     }
 }
 
@@ -77,8 +125,14 @@ struct Capped {
 
 impl std::io::Write for Capped {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + buf.len() > self.limit {
+        let needed = self.bytes.len() + buf.len();
+        if needed > self.limit {
             return Err(std::io::Error::other("the rendered text is too large"));
+        }
+        if needed > self.bytes.capacity() {
+            // Grow by doubling, but never past the limit.
+            let capacity = needed.max(self.bytes.capacity() * 2).min(self.limit);
+            self.bytes.reserve_exact(capacity - self.bytes.len());
         }
         self.bytes.extend_from_slice(buf);
         Ok(buf.len())
@@ -107,6 +161,7 @@ pub fn render_bounded(template: &minijinja::Template, values: &Value) -> Result<
                 ErrorKind::WriteFailure => {
                     format!("the rendered text exceeds {MAX_RENDERED_BYTES} bytes")
                 }
+                _ if is_filter_too_large(&error) => error.detail().unwrap_or_default().to_string(),
                 _ => return Err(Failure::Template(error)),
             };
             Err(Failure::OverBound {
@@ -115,6 +170,18 @@ pub fn render_bounded(template: &minijinja::Template, values: &Value) -> Result<
             })
         }
     }
+}
+
+/// Whether a filter refused a result over [`MAX_FILTER_BYTES`].
+fn is_filter_too_large(error: &Error) -> bool {
+    let mut source = error.source();
+    while let Some(s) = source {
+        if s.is::<FilterTooLarge>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The engine's message without its own location (the caller gives the
