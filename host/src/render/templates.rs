@@ -18,7 +18,7 @@
 //!   fields of one render takes at most [`MAX_MERGE_FIELD_BYTES`] (4 MiB)
 //!   (checked for every recipient before rendering; a recipient over it is
 //!   `failed` with `message-too-large`), so printing any one of them takes
-//!   at most that too;
+//!   at most that too (a float alone prints in full, at most 330 bytes);
 //! - constants of the template, at most `MAX_TEMPLATE_BYTES` (256 KiB);
 //! - filter results, at most [`MAX_FILTER_BYTES`] (2 MiB) each, their
 //!   size worked out before they are built;
@@ -240,12 +240,68 @@ mod tests {
             "the template needs more than 1000000 steps (template fuel)"
         );
         let Err(Failure::OverBound { message: why, .. }) = render(
-            "{% for a in range(1000) %}{{ 'x' * 10000 }}{% endfor %}",
+            "{% for a in range(100000) %}xxxxxxxxxxxxxxxxxxxxxxxxx{% endfor %}",
             Value::UNDEFINED,
         ) else {
             panic!("10 MB of output is accepted");
         };
         assert_eq!(why, "the rendered text exceeds 2097152 bytes");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn filters_refuse_results_over_their_cap_as_a_bound_of_the_data() {
+        let x = "y".repeat(4096);
+        let values = Value::from_serialize(serde_json::json!({ "x": x, "tags": ["a", "b"] }));
+        let many = Value::from_serialize(serde_json::json!({ "x": x, "tags": vec!["t"; 20] }));
+        for (source, filter) in [
+            ("{{ x | replace('', x) }}", "replace"),
+            ("{{ x | replace('y', x) | replace('y', x) }}", "replace"),
+            ("{{ tags | join(x | replace('y', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy')) }}", "join"),
+            ("{{ x ~ x ~ x ~ x | replace('y', x) }}", "replace"),
+        ] {
+            let Err(Failure::OverBound { message, line }) = render(source, many.clone()) else {
+                panic!("{source} renders");
+            };
+            assert_eq!(
+                message,
+                format!("the result of `{filter}` would exceed 2097152 bytes"),
+                "{source}"
+            );
+            assert_eq!(line, Some(1));
+        }
+        // Within the cap they work as MiniJinja's own.
+        assert_eq!(
+            render("{{ tags | join(', ') | upper | replace('A', 'Z') }}", values).unwrap(),
+            "Z, B"
+        );
+    }
+
+    #[test]
+    fn merge_fields_that_print_too_large_are_a_bound_of_the_data() {
+        let small = Value::from_serialize(serde_json::json!({ "a": [1.5, "x"] }));
+        assert!(check_merge_fields(&small).is_ok());
+        // A control character prints as `\u{1}` inside a map: 1 MB of them
+        // prints as 5 MB.
+        let controls = "\u{1}".repeat(1 << 20);
+        let Err(Failure::OverBound { message, .. }) =
+            check_merge_fields(&Value::from_serialize(serde_json::json!({ "a": controls })))
+        else {
+            panic!("5 MB of printed merge fields pass");
+        };
+        assert_eq!(message, "the merge fields print as more than 4194304 bytes");
+    }
+
+    #[test]
+    fn the_environment_has_only_the_bounded_filters_and_range() {
+        let env = environment();
+        for global in ["namespace", "dict", "debug"] {
+            assert!(env.globals().all(|(name, _)| name != global), "{global}");
+        }
+        assert!(env.globals().any(|(name, _)| name == "range"));
+        let Err(Failure::Template(e)) = render("{{ 'x' | center(10) }}", Value::UNDEFINED) else {
+            panic!("center exists");
+        };
+        assert_eq!(e.kind(), ErrorKind::UnknownFilter);
     }
 }
