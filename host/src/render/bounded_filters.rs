@@ -171,14 +171,15 @@ fn escape(state: &State, value: &Value) -> Result<Value, Error> {
     if value.is_safe() {
         return Ok(value.clone());
     }
-    if matches!(value.kind(), minijinja::value::ValueKind::String) {
-        if escaped_len(value.as_str().unwrap_or_default()) > MAX_FILTER_BYTES {
-            return Err(too_large("escape"));
-        }
-    } else if printed_len(value, MAX_FILTER_BYTES / ESCAPE_GROWTH).is_none() {
+    let input = bounded_input(state, value, "escape")?;
+    if escaped_len(input.as_str()) > MAX_FILTER_BYTES {
         return Err(too_large("escape"));
     }
-    filters::escape(state, value)
+    // A value escapes as its text does.
+    match value.as_str() {
+        Some(_) => filters::escape(state, value),
+        None => filters::escape(state, &Value::from(input.as_str())),
+    }
 }
 
 fn safe(state: &State, value: &Value) -> Result<Value, Error> {

@@ -16,7 +16,8 @@
 //!   list repetition; slices without a step; list and map literals of
 //!   constants only;
 //! - per expression at most [`MAX_EXPRESSION_NODES`] nodes and
-//!   [`MAX_CONCATENATIONS`] `~` or `+` that may join strings;
+//!   [`MAX_BUILDING_OPERATIONS`] operations that build a string (`~`, `+`
+//!   not between numbers, and the filters in [`BUILDING_FILTERS`]);
 //! - at most [`MAX_NESTING`] nested `if` / `for` blocks and
 //!   [`MAX_TEMPLATE_BYTES`] of source.
 
@@ -31,8 +32,26 @@ pub const MAX_TEMPLATE_BYTES: usize = 256 << 10;
 /// in one expression.
 pub const MAX_EXPRESSION_NODES: usize = 32;
 
-/// Most `~` (and `+` not between numbers) in one expression.
-pub const MAX_CONCATENATIONS: usize = 3;
+/// Most operations that build a string in one expression: `~`, `+` not
+/// between numbers, and the filters in [`BUILDING_FILTERS`].
+pub const MAX_BUILDING_OPERATIONS: usize = 2;
+
+/// The filters that build a new string (the others return an argument, a
+/// part of one, a number or a boolean).
+pub const BUILDING_FILTERS: &[&str] = &[
+    "capitalize",
+    "e",
+    "escape",
+    "join",
+    "lower",
+    "replace",
+    "safe",
+    "string",
+    "title",
+    "trim",
+    "upper",
+    "urlencode",
+];
 
 /// Most `if` / `for` blocks inside one another.
 pub const MAX_NESTING: usize = 16;
@@ -286,7 +305,7 @@ pub fn numeric(expr: &Expr<'_>) -> bool {
 #[derive(Default)]
 struct Counts {
     nodes: usize,
-    concatenations: usize,
+    building: usize,
 }
 
 fn expression(expr: &Expr<'_>) -> Result<(), Refusal> {
@@ -301,12 +320,12 @@ fn expression(expr: &Expr<'_>) -> Result<(), Refusal> {
             ),
         );
     }
-    if counts.concatenations > MAX_CONCATENATIONS {
+    if counts.building > MAX_BUILDING_OPERATIONS {
         return refuse(
             expr_span(expr),
             format!(
-                "the expression joins strings {} times (`~` or `+`), more than {MAX_CONCATENATIONS}",
-                counts.concatenations
+                "the expression builds {} strings (with `~`, `+` or filters such as `upper`, `replace`, `join`), more than {MAX_BUILDING_OPERATIONS}",
+                counts.building
             ),
         );
     }
@@ -355,9 +374,9 @@ fn walk(expr: &Expr<'_>, counts: &mut Counts) -> Result<(), Refusal> {
                         "`*` needs a number on both sides (a number, or `| int`, `| float`, `| length` of a value): strings and lists are not repeated",
                     );
                 }
-                BinOpKind::Concat => counts.concatenations += 1,
+                BinOpKind::Concat => counts.building += 1,
                 BinOpKind::Add if !(numeric(&b.left) && numeric(&b.right)) => {
-                    counts.concatenations += 1;
+                    counts.building += 1;
                 }
                 _ => {}
             }
@@ -386,6 +405,9 @@ fn walk(expr: &Expr<'_>, counts: &mut Counts) -> Result<(), Refusal> {
                         FILTERS.join(", ")
                     ),
                 );
+            }
+            if BUILDING_FILTERS.contains(&f.name) {
+                counts.building += 1;
             }
             if let Some(e) = &f.expr {
                 walk(e, counts)?;
@@ -471,7 +493,8 @@ mod tests {
             "{% for a in range(3) %}{% for b in segments %}{{ a }}{{ b }}{% endfor %}{% endfor %}",
             "{{ profile.tags | join(', ') }} {{ first_name[:1] }} {{ (profile.attributes.n | int) * 2 }}",
             "{{ 'Dear ' ~ first_name ~ '!' }} {{ profile.country in ['US', 'CA'] }}",
-            "{{ profile.attributes.x | default('') | replace('a', 'b') | title | trim }}",
+            "{{ profile.attributes.x | default('') | replace('a', 'b') | title }}",
+            "{{ profile.tags | join(', ') | e }} {{ first_name | upper | e }}",
         ] {
             assert_eq!(check(source), Ok(()), "{source}");
         }
@@ -575,9 +598,9 @@ mod tests {
                 "calls are not allowed, except `range(…)` (no `namespace`, `dict`, macros or methods)",
             ),
             (
-                "{{ x ~ x ~ x ~ x ~ x }}",
+                "{{ x ~ x ~ x | upper }}",
                 1,
-                "the expression joins strings 4 times (`~` or `+`), more than 3",
+                "the expression builds 3 strings (with `~`, `+` or filters such as `upper`, `replace`, `join`), more than 2",
             ),
         ] {
             assert_eq!(refusal(source), (line, message.to_string()), "{source}");

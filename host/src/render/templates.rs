@@ -14,28 +14,32 @@
 //! value a render computes lives only while one expression is evaluated,
 //! and is built from:
 //!
-//! - merge fields, which are shared, not copied: printing all the merge
-//!   fields of one render takes at most [`MAX_MERGE_FIELD_BYTES`] (4 MiB)
-//!   (checked for every recipient before rendering; a recipient over it is
-//!   `failed` with `message-too-large`), so printing any one of them takes
-//!   at most that too (a float alone prints in full, at most 330 bytes);
-//! - constants of the template, at most `MAX_TEMPLATE_BYTES` (256 KiB);
-//! - filter results, at most [`MAX_FILTER_BYTES`] (2 MiB) each, their
-//!   size worked out before they are built;
-//! - `~` and `+`, whose result is at most the sum of their operands, at
-//!   most [`MAX_CONCATENATIONS`] (3) in one expression; `*` only between
-//!   numbers; slices no longer than what they slice; comparisons, tests,
-//!   `and`, `or`, `not`, `in` give booleans or one of their operands.
+//! - merge fields, shared, not copied: all the merge fields of one render
+//!   print as at most M = [`MAX_MERGE_FIELD_BYTES`] (2 MiB), checked for
+//!   every recipient before rendering (a recipient over it is `failed` with
+//!   `message-too-large`), so any one of them prints as at most M too (a
+//!   float alone prints in full: at most 330 bytes);
+//! - constants of the template: S ≤ `MAX_TEMPLATE_BYTES` (256 KiB) for all
+//!   of an expression's constants together;
+//! - at most [`MAX_BUILDING_OPERATIONS`] (2) operations per expression that
+//!   build a string: `~` and `+` (result: the sum of the operands) and the
+//!   building filters (result at most C = [`MAX_FILTER_BYTES`] (2 MiB),
+//!   worked out before it is built); everything else (`*` only between
+//!   numbers, slices without a step, comparisons, tests, `and`, `or`, `in`,
+//!   the other filters) gives a number, a boolean, or one of its operands
+//!   or a part of it.
 //!
-//! With M = 4 MiB the largest of these, an expression's values together
-//! hold at most (3 + 1) × M = 16 MiB; while the last `~` runs, its
-//! operands and its result are both alive: 32 MiB. One filter or `in`
-//! running on top of that turns at most one value into text (≤ 4 MiB) and
-//! builds its result (≤ 2 MiB): 6 MiB. The loops around the expression hold
-//! no copies (at most `MAX_NESTING` iterators over shared values), and the
-//! output buffer holds at most [`MAX_RENDERED_BYTES`] (2 MiB). So one render
-//! adds at most **40 MiB** to the merge fields and the compiled templates,
-//! whatever the template and the recipient's data.
+//! So the larger built value is at most 3M + S (two concatenations of three
+//! merge fields) and the two together at most (2M + S) + (3M + S) =
+//! 10.5 MiB. A string built by appending holds less than twice its length,
+//! and less than three times while its buffer grows: < 2 × 4.25 + 3 × 6.25
+//! = 27.25 MiB. On top of that at most one value is turned into text at a
+//! time (a filter's input, `in`, printing in HTML): < 3M = 6 MiB; and the
+//! output buffer holds at most [`MAX_RENDERED_BYTES`] (2 MiB). Loops hold
+//! iterators over shared values (at most `MAX_NESTING` of them). So one
+//! render adds less than **40 MiB** ([`RENDER_MEMORY_BOUND`]) to the merge
+//! fields and the compiled templates, whatever the template and the
+//! recipient's data.
 
 use std::error::Error as _;
 
@@ -44,7 +48,7 @@ use minijinja::{
 };
 
 pub use super::bounded_filters::{FilterTooLarge, MAX_FILTER_BYTES, printed_len};
-pub use super::template_rules::{MAX_CONCATENATIONS, MAX_TEMPLATE_BYTES};
+pub use super::template_rules::{MAX_BUILDING_OPERATIONS, MAX_TEMPLATE_BYTES};
 
 /// Fuel (MiniJinja instructions) one render of one template may use. The
 /// example campaign's largest template (its HTML layout) uses 20.
@@ -56,7 +60,7 @@ pub const MAX_RENDERED_BYTES: usize = 2 << 20;
 
 /// Most bytes the merge fields of one render may print as (all of them,
 /// `{{ profile }}` and blocks included).
-pub const MAX_MERGE_FIELD_BYTES: usize = 4 << 20;
+pub const MAX_MERGE_FIELD_BYTES: usize = 2 << 20;
 
 /// The bound on the memory one render adds, derived above.
 pub const RENDER_MEMORY_BOUND: usize = 40 << 20;
@@ -257,8 +261,11 @@ mod tests {
         for (source, filter) in [
             ("{{ x | replace('', x) }}", "replace"),
             ("{{ x | replace('y', x) | replace('y', x) }}", "replace"),
-            ("{{ tags | join(x | replace('y', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy')) }}", "join"),
-            ("{{ x ~ x ~ x ~ x | replace('y', x) }}", "replace"),
+            (
+                "{{ tags | join(x | replace('y', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy')) }}",
+                "join",
+            ),
+            ("{{ (x ~ x) | replace('y', x) }}", "replace"),
         ] {
             let Err(Failure::OverBound { message, line }) = render(source, many.clone()) else {
                 panic!("{source} renders");
@@ -272,7 +279,11 @@ mod tests {
         }
         // Within the cap they work as MiniJinja's own.
         assert_eq!(
-            render("{{ tags | join(', ') | upper | replace('A', 'Z') }}", values).unwrap(),
+            render(
+                "{{ tags | join(', ') | upper | replace('A', 'Z') }}",
+                values
+            )
+            .unwrap(),
             "Z, B"
         );
     }
@@ -289,7 +300,7 @@ mod tests {
         else {
             panic!("5 MB of printed merge fields pass");
         };
-        assert_eq!(message, "the merge fields print as more than 4194304 bytes");
+        assert_eq!(message, "the merge fields print as more than 2097152 bytes");
     }
 
     #[test]
