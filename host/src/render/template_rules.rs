@@ -157,7 +157,7 @@ pub fn check(source: &str) -> Result<(), Refusal> {
     let Ok(tree) = parse(
         source,
         "template",
-        SyntaxConfig::default(),
+        SyntaxConfig,
         WhitespaceConfig::default(),
     ) else {
         return Ok(());

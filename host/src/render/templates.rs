@@ -39,7 +39,10 @@
 //! iterators over shared values (at most `MAX_NESTING` of them). So one
 //! render adds less than **40 MiB** ([`RENDER_MEMORY_BOUND`]) to the merge
 //! fields and the compiled templates, whatever the template and the
-//! recipient's data.
+//! recipient's data. (This is memory held; the allocator may keep freed
+//! memory cached for a few milliseconds before it returns it. The
+//! integration test `template_memory` measures the worst allowed template
+//! on a profile at the cap: about 20 MiB.)
 
 use std::error::Error as _;
 
