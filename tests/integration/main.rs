@@ -20,4 +20,5 @@ mod reference_pack;
 mod relay_tls;
 mod rule_invented_ids;
 mod send_local;
+mod template_memory;
 mod templates;

@@ -11,10 +11,12 @@
 //! exceeds its bounds (see `templates`) stops the run before anything is
 //! sent, with the campaign file and the line in it.
 
+mod bounded_filters;
 mod context;
 mod dkim;
 pub mod headers;
 mod probe;
+pub mod template_rules;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -193,6 +195,11 @@ impl Renderer {
         let mut env = templates::environment();
         let mut sources = HashMap::new();
         let mut add = |name: String, source: &str, line: usize, what: String| {
+            template_rules::check(source).map_err(|refusal| SetupError::Invalid {
+                path: path.clone(),
+                line: line + refusal.line.saturating_sub(1),
+                message: format!("{what}: {refusal}"),
+            })?;
             env.add_template_owned(name.clone(), source.to_string())
                 .map_err(|e| SetupError::Invalid {
                     path: path.clone(),
@@ -355,6 +362,7 @@ impl Renderer {
             .map_err(|_| RenderError::Recipient(profile.email.clone()))?;
         let mut fields = MergeFields::new(&self.campaign_id, profile, outcome);
         let values = minijinja::Value::from_serialize(&fields);
+        check_merge_fields(&values)?;
         let subject = header_text(
             &self.render(&subject_template(subject_id), &values)?,
             MAX_SUBJECT_CHARS,
@@ -374,12 +382,26 @@ impl Renderer {
             });
         }
         let mut html_blocks = Vec::with_capacity(blocks.0.len());
+        let (mut html_bytes, mut text_bytes) = (0, 0);
         for (slot, block) in &blocks.0 {
-            html_blocks.push((
-                slot.clone(),
-                self.render(&block_template(slot, block, "html"), &values)?,
-            ));
-            let text = self.render(&block_template(slot, block, "txt"), &values)?;
+            let html_name = block_template(slot, block, "html");
+            let html = self.render(&html_name, &values)?;
+            html_bytes += html.len();
+            html_blocks.push((slot.clone(), html));
+            let text_name = block_template(slot, block, "txt");
+            let text = self.render(&text_name, &values)?;
+            text_bytes += text.len();
+            for (bytes, name) in [(html_bytes, &html_name), (text_bytes, &text_name)] {
+                if bytes > templates::MAX_RENDERED_BYTES {
+                    return Err(RenderError::TooLarge {
+                        what: self.location(name, None),
+                        message: format!(
+                            "the blocks of one message exceed {} bytes together",
+                            templates::MAX_RENDERED_BYTES
+                        ),
+                    });
+                }
+            }
             fields
                 .blocks
                 .insert(slot.clone(), minijinja::Value::from(text));
@@ -387,7 +409,9 @@ impl Renderer {
         fields.subject = Some(subject.clone());
         fields.preheader = Some(preheader.clone());
         fields.unsubscribe_url = Some(unsubscribe_url.clone());
-        let text = self.render(LAYOUT_TEXT, &minijinja::Value::from_serialize(&fields))?;
+        let text_values = minijinja::Value::from_serialize(&fields);
+        check_merge_fields(&text_values)?;
+        let text = self.render(LAYOUT_TEXT, &text_values)?;
         // Blocks were escaped when they were rendered; the layout inserts
         // them as they are.
         fields.blocks = html_blocks
@@ -395,6 +419,7 @@ impl Renderer {
             .map(|(slot, html)| (slot, minijinja::Value::from_safe_string(html)))
             .collect();
         let values = minijinja::Value::from_serialize(&fields);
+        check_merge_fields(&values)?;
         let html = with_hidden_preheader(&self.render(LAYOUT_HTML, &values)?, &preheader);
 
         let mut unsubscribe = format!("<{unsubscribe_url}>");
@@ -449,6 +474,19 @@ impl Renderer {
             bytes: message.formatted(),
         })
     }
+}
+
+/// The merge fields of one render print as at most
+/// [`templates::MAX_MERGE_FIELD_BYTES`], or the recipient's message is too
+/// large.
+fn check_merge_fields(values: &minijinja::Value) -> Result<(), RenderError> {
+    templates::check_merge_fields(values).map_err(|_| RenderError::TooLarge {
+        what: "merge fields".into(),
+        message: format!(
+            "they print as more than {} bytes",
+            templates::MAX_MERGE_FIELD_BYTES
+        ),
+    })
 }
 
 /// Puts the preheader in a hidden element at the start of the body (or of
