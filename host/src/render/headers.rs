@@ -103,8 +103,9 @@ pub fn unstructured_value(name: HeaderName, text: &str) -> HeaderValue {
     HeaderValue::dangerous_new_pre_encoded(name, text.to_owned(), encoded)
 }
 
-macro_rules! text_header {
-    ($(#[$doc:meta])* $name:ident, $header:literal) => {
+/// A header type holding a `String`, shown through `$display(name, text)`.
+macro_rules! string_header {
+    ($(#[$doc:meta])* $name:ident, $header:literal, $display:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name(pub String);
@@ -119,9 +120,20 @@ macro_rules! text_header {
             }
 
             fn display(&self) -> HeaderValue {
-                unstructured_value(Self::name(), &header_text(&self.0, 900))
+                let display: fn(HeaderName, &str) -> HeaderValue = $display;
+                display(Self::name(), &self.0)
             }
         }
+    };
+}
+
+/// An unstructured header from text: made safe, cut at 900 characters,
+/// encoded words when needed.
+macro_rules! text_header {
+    ($(#[$doc:meta])* $name:ident, $header:literal) => {
+        string_header!($(#[$doc])* $name, $header, |name, text| {
+            unstructured_value(name, &header_text(text, 900))
+        });
     };
 }
 
@@ -149,25 +161,12 @@ pub fn ascii_value(text: &str) -> String {
     out
 }
 
+/// A structured header kept ASCII ([`ascii_value`]).
 macro_rules! ascii_header {
     ($(#[$doc:meta])* $name:ident, $header:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name(pub String);
-
-        impl Header for $name {
-            fn name() -> HeaderName {
-                HeaderName::new_from_ascii_str($header)
-            }
-
-            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-                Ok($name(s.to_string()))
-            }
-
-            fn display(&self) -> HeaderValue {
-                HeaderValue::new(Self::name(), ascii_value(&self.0))
-            }
-        }
+        string_header!($(#[$doc])* $name, $header, |name, text| {
+            HeaderValue::new(name, ascii_value(text))
+        });
     };
 }
 
