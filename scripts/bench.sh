@@ -13,6 +13,6 @@ cd "$root"
 if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
     scripts/postfix-loopback.sh
 fi
-cargo build --release --quiet -p mailrules -p mailrules-bench
+cargo build --release --quiet -p mailrules-cli -p mailrules-bench
 if [ "${1:-}" = "--help" ]; then exec target/release/mailrules-bench --help; fi
 target/release/mailrules-bench --write BENCHMARKS.md --command "scripts/bench.sh${*:+ $*}" "$@"

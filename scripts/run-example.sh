@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/build-rules.sh
-cargo build --release --quiet -p mailrules
+cargo build --release --quiet -p mailrules-cli
 mailrules=target/release/mailrules
 rules=target/rules/seed-segments.wasm
 out=target/example

@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::bindings::Rules;
 use crate::bindings::types::{Decision, ErrorCode};
 use crate::campaign::Campaign;
-use crate::engine::{EPOCH_TICK, RuleEngine};
+use crate::engine::RuleEngine;
 use crate::limits::Limits;
 use crate::profile::Profile;
 use crate::rule::LoadedRule;
@@ -147,11 +147,13 @@ const MAX_CAPACITY_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest rule error message kept.
 const MAX_RULE_ERROR_MESSAGE: usize = 256;
 
-/// Evaluates one rule for many profiles of one campaign. Cheap to share
-/// between threads.
-pub struct Evaluator<'a> {
-    engine: &'a RuleEngine,
-    rule: &'a LoadedRule,
+/// Evaluates one rule for many profiles of one campaign. Owns what it needs
+/// (handles to the engine and the compiled rule), so a server can keep one
+/// per prepared campaign; cheap to share between threads.
+#[derive(Clone)]
+pub struct Evaluator {
+    engine: RuleEngine,
+    rule: LoadedRule,
     campaign: Arc<Campaign>,
     limits: Limits,
     now: i64,
@@ -169,20 +171,21 @@ struct Live {
     rules: Rules,
 }
 
-impl<'a> Evaluator<'a> {
+impl Evaluator {
     /// An evaluator running `rule` for `campaign` at time `now` under
-    /// `limits`, with a fresh sandbox for every evaluation.
+    /// `limits`, with a fresh sandbox for every evaluation. Keeps its own
+    /// handles to the engine and the rule (both cheap to clone).
     pub fn new(
-        engine: &'a RuleEngine,
-        rule: &'a LoadedRule,
+        engine: &RuleEngine,
+        rule: &LoadedRule,
         campaign: Arc<Campaign>,
         limits: Limits,
         now: i64,
     ) -> Self {
         let deadline_ticks = engine.deadline_ticks(limits.timeout);
         Evaluator {
-            engine,
-            rule,
+            engine: engine.clone(),
+            rule: rule.clone(),
             campaign,
             limits,
             now,
@@ -238,6 +241,16 @@ impl<'a> Evaluator<'a> {
         &self.campaign
     }
 
+    /// The rule it runs.
+    pub fn rule(&self) -> &LoadedRule {
+        &self.rule
+    }
+
+    /// The time rules see as `now` (seconds since the Unix epoch).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
     /// Runs the rule for one profile in a fresh sandbox.
     pub fn evaluate(&self, profile: Arc<Profile>) -> Evaluation {
         self.session().evaluate(0, profile)
@@ -245,7 +258,7 @@ impl<'a> Evaluator<'a> {
 
     /// A session for evaluating a sequence of profiles on one thread,
     /// keeping instances alive across recipients in batch mode.
-    pub fn session(&self) -> Session<'_, 'a> {
+    pub fn session(&self) -> Session<'_> {
         Session {
             evaluator: self,
             live: None,
@@ -263,11 +276,12 @@ impl<'a> Evaluator<'a> {
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         if self.engine.isolation().epochs {
-            store.epoch_deadline_callback(|context| {
+            let tick_micros = self.engine.epoch_tick().as_micros().max(1);
+            store.epoch_deadline_callback(move |context| {
                 Ok(match context.data().deadline.check() {
                     DeadlineCheck::Expired => UpdateDeadline::Interrupt,
                     DeadlineCheck::Remaining(left) => UpdateDeadline::Continue(
-                        (left.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64).max(1),
+                        (left.as_micros().div_ceil(tick_micros) as u64).max(1),
                     ),
                 })
             });
@@ -413,12 +427,12 @@ impl<'a> Evaluator<'a> {
 }
 
 /// Evaluations on one thread, in input order.
-pub struct Session<'e, 'a> {
-    evaluator: &'e Evaluator<'a>,
+pub struct Session<'e> {
+    evaluator: &'e Evaluator,
     live: Option<Live>,
 }
 
-impl Session<'_, '_> {
+impl Session<'_> {
     /// Evaluates the profile at input position `index` (0-based).
     pub fn evaluate(&mut self, index: u64, profile: Arc<Profile>) -> Evaluation {
         let started = Instant::now();

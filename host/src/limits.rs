@@ -123,71 +123,96 @@ impl OperatorLimits {
     /// leaves out, each lowered to the operator's maximum. Also returns every
     /// request that was lowered, so the caller can say so.
     pub fn resolve(&self, requested: &RequestedLimits) -> (Limits, Vec<Clamped>) {
-        let defaults = Limits::default();
-        let max = &self.maximum;
-        let mut clamped = Vec::new();
-        let mut pick = |name: &'static str, asked: Option<u128>, default: u128, ceiling: u128| {
-            let want = asked.unwrap_or(default);
-            if want > ceiling {
-                if asked.is_some() {
-                    clamped.push(Clamped {
-                        name,
-                        requested: want,
-                        granted: ceiling,
-                    });
-                }
-                ceiling
-            } else {
-                want
-            }
-        };
-        let ms = |d: Duration| d.as_millis();
-        let limits = Limits {
-            fuel: pick(
-                "fuel",
-                requested.fuel.map(u128::from),
-                defaults.fuel.into(),
-                max.fuel.into(),
-            ) as u64,
-            timeout: Duration::from_millis(pick(
-                "timeout_ms",
-                requested.timeout_ms.map(u128::from),
-                ms(defaults.timeout),
-                ms(max.timeout),
-            ) as u64),
-            memory_bytes: pick(
-                "memory_mib",
-                requested.memory_mib.map(|mib| (mib as u128) << 20),
-                defaults.memory_bytes as u128,
-                max.memory_bytes as u128,
-            ) as usize,
-            max_segments: pick(
-                "max_segments",
-                requested.max_segments.map(|n| n as u128),
-                defaults.max_segments as u128,
-                max.max_segments as u128,
-            ) as usize,
-            max_id_bytes: pick(
-                "max_id_bytes",
-                requested.max_id_bytes.map(|n| n as u128),
-                defaults.max_id_bytes as u128,
-                max.max_id_bytes as u128,
-            ) as usize,
-            max_reasons: pick(
-                "max_reasons",
-                requested.max_reasons.map(|n| n as u128),
-                defaults.max_reasons as u128,
-                max.max_reasons as u128,
-            ) as usize,
-            max_log_bytes: pick(
-                "max_log_bytes",
-                requested.max_log_bytes.map(|n| n as u128),
-                defaults.max_log_bytes as u128,
-                max.max_log_bytes as u128,
-            ) as usize,
-        };
-        (limits, clamped)
+        resolve_within(requested, &self.maximum)
     }
+
+    /// A tenant's ceiling: what the tenant asked for in each field, the
+    /// operator's maximum for what it left out, each lowered to the
+    /// operator's maximum. Also returns every request that was lowered.
+    pub fn tenant_ceiling(&self, requested: &RequestedLimits) -> (Limits, Vec<Clamped>) {
+        let mut asked = requested.clone();
+        let max = &self.maximum;
+        asked.fuel.get_or_insert(max.fuel);
+        asked
+            .timeout_ms
+            .get_or_insert(max.timeout.as_millis() as u64);
+        asked.memory_mib.get_or_insert(max.memory_bytes >> 20);
+        asked.max_segments.get_or_insert(max.max_segments);
+        asked.max_id_bytes.get_or_insert(max.max_id_bytes);
+        asked.max_reasons.get_or_insert(max.max_reasons);
+        asked.max_log_bytes.get_or_insert(max.max_log_bytes);
+        resolve_within(&asked, max)
+    }
+}
+
+/// The limits a campaign runs under below `ceiling`: its requests, defaults
+/// for what it leaves out, each lowered to the ceiling. Also returns every
+/// request that was lowered, so the caller can say so.
+pub fn resolve_within(requested: &RequestedLimits, ceiling: &Limits) -> (Limits, Vec<Clamped>) {
+    let defaults = Limits::default();
+    let max = ceiling;
+    let mut clamped = Vec::new();
+    let mut pick = |name: &'static str, asked: Option<u128>, default: u128, ceiling: u128| {
+        let want = asked.unwrap_or(default);
+        if want > ceiling {
+            if asked.is_some() {
+                clamped.push(Clamped {
+                    name,
+                    requested: want,
+                    granted: ceiling,
+                });
+            }
+            ceiling
+        } else {
+            want
+        }
+    };
+    let ms = |d: Duration| d.as_millis();
+    let limits = Limits {
+        fuel: pick(
+            "fuel",
+            requested.fuel.map(u128::from),
+            defaults.fuel.into(),
+            max.fuel.into(),
+        ) as u64,
+        timeout: Duration::from_millis(pick(
+            "timeout_ms",
+            requested.timeout_ms.map(u128::from),
+            ms(defaults.timeout),
+            ms(max.timeout),
+        ) as u64),
+        memory_bytes: pick(
+            "memory_mib",
+            requested.memory_mib.map(|mib| (mib as u128) << 20),
+            defaults.memory_bytes as u128,
+            max.memory_bytes as u128,
+        ) as usize,
+        max_segments: pick(
+            "max_segments",
+            requested.max_segments.map(|n| n as u128),
+            defaults.max_segments as u128,
+            max.max_segments as u128,
+        ) as usize,
+        max_id_bytes: pick(
+            "max_id_bytes",
+            requested.max_id_bytes.map(|n| n as u128),
+            defaults.max_id_bytes as u128,
+            max.max_id_bytes as u128,
+        ) as usize,
+        max_reasons: pick(
+            "max_reasons",
+            requested.max_reasons.map(|n| n as u128),
+            defaults.max_reasons as u128,
+            max.max_reasons as u128,
+        ) as usize,
+        max_log_bytes: pick(
+            "max_log_bytes",
+            requested.max_log_bytes.map(|n| n as u128),
+            defaults.max_log_bytes as u128,
+            max.max_log_bytes as u128,
+        ) as usize,
+    };
+    (limits, clamped)
 }
 
 #[cfg(test)]
@@ -224,6 +249,34 @@ mod tests {
         assert_eq!(limits.memory_bytes, 256 << 20);
         assert_eq!(clamped.len(), 1);
         assert_eq!(clamped[0].name, "memory_mib");
+    }
+
+    #[test]
+    fn a_tenant_ceiling_lowers_campaign_requests_within_the_operator_maximum() {
+        let operator = OperatorLimits::default();
+        let (ceiling, clamped) = operator.tenant_ceiling(&RequestedLimits {
+            fuel: Some(2_000_000),
+            memory_mib: Some(100_000),
+            ..Default::default()
+        });
+        assert_eq!(ceiling.fuel, 2_000_000);
+        assert_eq!(ceiling.memory_bytes, 256 << 20);
+        assert_eq!(ceiling.timeout, Duration::from_secs(1));
+        assert_eq!(clamped.len(), 1);
+        assert_eq!(clamped[0].name, "memory_mib");
+        let (limits, clamped) = resolve_within(
+            &RequestedLimits {
+                fuel: Some(5_000_000),
+                ..Default::default()
+            },
+            &ceiling,
+        );
+        assert_eq!(limits.fuel, 2_000_000);
+        assert_eq!(clamped[0].granted, 2_000_000);
+        // Defaults above the tenant's ceiling are lowered without a warning.
+        let (limits, clamped) = resolve_within(&RequestedLimits::default(), &ceiling);
+        assert_eq!(limits.fuel, 2_000_000);
+        assert!(clamped.is_empty());
     }
 
     #[test]

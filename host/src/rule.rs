@@ -52,7 +52,9 @@ pub struct RuleInfo {
     pub cached: bool,
 }
 
-/// A validated rule, ready to instantiate many times.
+/// A validated rule, ready to instantiate many times. Cloning shares the
+/// compiled code.
+#[derive(Clone)]
 pub struct LoadedRule {
     pub(crate) pre: RulesPre<SandboxState>,
     /// Facts about it.

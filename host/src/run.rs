@@ -29,8 +29,8 @@ pub struct Processed {
 
 /// Decides the outcome of the input record at position `index` (0-based).
 pub fn process(
-    session: &mut Session<'_, '_>,
-    evaluator: &Evaluator<'_>,
+    session: &mut Session<'_>,
+    evaluator: &Evaluator,
     index: u64,
     record: ProfileRecord,
 ) -> Processed {
@@ -84,7 +84,7 @@ pub fn process(
 /// of the evaluator's reuse count, so in batch mode the recipients sharing
 /// an instance do not depend on the thread count.
 pub fn run<E>(
-    evaluator: &Evaluator<'_>,
+    evaluator: &Evaluator,
     records: impl Iterator<Item = ProfileRecord> + Send,
     jobs: usize,
     mut sink: impl FnMut(Processed) -> Result<(), E>,

@@ -274,7 +274,7 @@ fn deliver_one(
 /// progress, and to show unreadable input records).
 #[allow(clippy::too_many_arguments)]
 pub fn send(
-    evaluator: &Evaluator<'_>,
+    evaluator: &Evaluator,
     renderer: &Renderer,
     transport: &dyn Transport,
     mut journal: JournalWriter,

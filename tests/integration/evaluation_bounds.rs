@@ -174,9 +174,7 @@ fn batch_mode_seeds_randomness_per_recipient() {
 
 /// Sessions in batch mode, each keeping its instance for a next recipient,
 /// until every component instance slot of the pool is taken.
-fn hold_every_instance<'e, 'a>(
-    evaluator: &'e Evaluator<'a>,
-) -> Vec<mailrules::evaluate::Session<'e, 'a>> {
+fn hold_every_instance(evaluator: &Evaluator) -> Vec<mailrules::evaluate::Session<'_>> {
     (0..mailrules::engine::MAX_CONCURRENT_INSTANCES)
         .map(|i| {
             let mut session = evaluator.session();

@@ -17,6 +17,7 @@ mod mail;
 mod malformed_input;
 mod preview;
 mod reference_pack;
+mod registry;
 mod relay_tls;
 mod rule_invented_ids;
 mod send_local;

@@ -21,8 +21,8 @@ pub const BATCH: u64 = 64;
 pub struct Deciders<'a> {
     fixture: &'a Fixture,
     view: NativeCampaign<'a>,
-    fresh: Evaluator<'a>,
-    batched: Evaluator<'a>,
+    fresh: Evaluator,
+    batched: Evaluator,
     rhai: RhaiRule,
     lua: LuaRule,
 }

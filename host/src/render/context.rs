@@ -10,7 +10,7 @@
 //! | `campaign` | `id` |
 //! | `segments` | the recipient's segment ids |
 //! | `subject_variant`, `preheader_variant` | the chosen variant ids |
-//! | `recommended_category` | `c` when the `recommendations` slot holds `rec-<c>` (not for `rec-bestsellers`), else `none` |
+//! | `selected_blocks` | the chosen block id of every slot, by slot name (`selected_blocks.recommendations`) |
 //! | `subject`, `preheader`, `blocks.<slot>`, `unsubscribe_url` | the rendered pieces, in layouts |
 
 use std::collections::BTreeMap;
@@ -49,7 +49,7 @@ pub struct MergeFields<'a> {
     segments: &'a [String],
     subject_variant: &'a str,
     preheader_variant: &'a str,
-    recommended_category: Option<&'a str>,
+    selected_blocks: BTreeMap<&'a str, &'a str>,
     /// Rendered subject (layouts only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -73,11 +73,15 @@ fn name(value: &Option<String>) -> Option<String> {
 impl<'a> MergeFields<'a> {
     /// The fields for one recipient whose outcome sends a message.
     pub fn new(campaign_id: &'a str, profile: &'a Profile, outcome: &'a Outcome) -> Self {
-        let recommendations = outcome
+        let selected_blocks = outcome
             .blocks
             .as_ref()
-            .and_then(|b| b.0.iter().find(|(slot, _)| slot == "recommendations"))
-            .map(|(_, block)| block.as_str());
+            .map(|b| {
+                b.0.iter()
+                    .map(|(slot, block)| (slot.as_str(), block.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
         MergeFields {
             first_name: name(&profile.first_name),
             last_name: name(&profile.last_name),
@@ -95,9 +99,7 @@ impl<'a> MergeFields<'a> {
             segments: &outcome.segments,
             subject_variant: outcome.subject.as_deref().unwrap_or_default(),
             preheader_variant: outcome.preheader.as_deref().unwrap_or_default(),
-            recommended_category: recommendations
-                .and_then(|block| block.strip_prefix("rec-"))
-                .filter(|c| *c != "bestsellers"),
+            selected_blocks,
             subject: None,
             preheader: None,
             blocks: BTreeMap::new(),
