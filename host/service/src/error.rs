@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in the store and the id checks.
+/// Everything that can go wrong in the [`Store`](crate::Store) and the id checks.
 ///
 /// Causes are kept as sources so callers can walk the chain; the messages
 /// also include them, as the rest of mailrules does.
@@ -80,4 +80,14 @@ pub enum StoreError {
     /// no longer matches its name, a JSON column that does not parse, ...
     #[error("corrupt store: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// An [`StoreError::Io`] for `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
+    }
 }

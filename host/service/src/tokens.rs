@@ -43,6 +43,15 @@ pub fn tokens_match(presented: &str, stored_hash: &[u8]) -> bool {
     hash_token(presented).as_slice().ct_eq(stored_hash).into()
 }
 
+/// Random bytes from the operating system, as lowercase hex (for ids).
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    SysRng
+        .try_fill_bytes(&mut buf)
+        .expect("the operating system's random number generator failed");
+    hex::encode(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
