@@ -168,3 +168,6 @@ pub(crate) mod test_support {
         sha
     }
 }
+
+#[cfg(test)]
+mod tests;
