@@ -1,0 +1,195 @@
+//! Schema migrations: an ordered list of SQL scripts. Script `i` (from 0)
+//! takes the schema from version `i` to `i + 1`; the version is kept in
+//! `PRAGMA user_version`, and each script runs in its own transaction
+//! together with the version bump, so a crash leaves a consistent schema.
+//!
+//! Migrations are append-only: once released, a script is never edited.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// The migrations, oldest first.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+CREATE TABLE tenants (
+    id          TEXT NOT NULL PRIMARY KEY,
+    token_hash  BLOB NOT NULL UNIQUE,
+    limits      TEXT NOT NULL,  -- JSON
+    created_at  TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE rule_versions (
+    tenant       TEXT NOT NULL REFERENCES tenants (id),
+    version      TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    facts        TEXT NOT NULL,  -- JSON
+    uploaded_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, version)
+) STRICT;
+
+CREATE TABLE tenant_rules (
+    tenant          TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    active_version  TEXT,
+    canary_version  TEXT,
+    canary_percent  INTEGER,
+    FOREIGN KEY (tenant, active_version) REFERENCES rule_versions (tenant, version),
+    FOREIGN KEY (tenant, canary_version) REFERENCES rule_versions (tenant, version),
+    CHECK ((canary_version IS NULL) = (canary_percent IS NULL)),
+    CHECK (canary_percent IS NULL OR canary_percent BETWEEN 1 AND 99)
+) STRICT;
+
+CREATE TABLE activations (
+    id       INTEGER PRIMARY KEY,
+    tenant   TEXT NOT NULL REFERENCES tenants (id),
+    version  TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    FOREIGN KEY (tenant, version) REFERENCES rule_versions (tenant, version)
+) STRICT;
+CREATE INDEX activations_by_tenant ON activations (tenant, id);
+
+CREATE TABLE campaigns (
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    id          TEXT NOT NULL,
+    toml        TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) STRICT;
+
+CREATE TABLE sends (
+    id            TEXT NOT NULL PRIMARY KEY,
+    tenant        TEXT NOT NULL REFERENCES tenants (id),
+    campaign      TEXT NOT NULL,
+    rule_version  TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    created_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    summary       TEXT,  -- JSON
+    error         TEXT,
+    FOREIGN KEY (tenant, campaign) REFERENCES campaigns (tenant, id),
+    FOREIGN KEY (tenant, rule_version) REFERENCES rule_versions (tenant, version)
+) STRICT;
+CREATE INDEX sends_by_tenant ON sends (tenant, created_at);
+CREATE INDEX sends_running ON sends (created_at) WHERE state = 'running';
+
+CREATE TABLE events (
+    id       INTEGER PRIMARY KEY,
+    tenant   TEXT NOT NULL REFERENCES tenants (id),
+    version  TEXT,
+    kind     TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    at       TEXT NOT NULL
+) STRICT;
+CREATE INDEX events_by_tenant ON events (tenant, id);
+"#,
+];
+
+/// The schema version this code creates and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The database's `PRAGMA user_version`.
+pub(crate) fn user_version(conn: &Connection) -> Result<u32, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    u32::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("the database's user_version is {version}")))
+}
+
+/// Applies the migrations the database has not seen yet and returns the
+/// resulting schema version. Refuses a database newer than the code.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let found = user_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, script) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let next = index as u32 + 1;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and the lock.
+        if user_version(&tx)? >= next {
+            continue;
+        }
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", next)?;
+        tx.commit()?;
+    }
+    user_version(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    #[test]
+    fn schema_version_is_pinned() {
+        assert_eq!(SCHEMA_VERSION, 1);
+    }
+
+    #[test]
+    fn opening_twice_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 1);
+        store.create_tenant("acme", &serde_json::json!({})).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 1);
+        assert!(store.tenant("acme").unwrap().is_some());
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        {
+            let conn = Connection::open(dir.path().join(crate::store::DATABASE_FILE)).unwrap();
+            conn.pragma_update(None, "user_version", 7).unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::SchemaTooNew {
+                    found: 7,
+                    supported: 1
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with(
+            "the database schema is version 7 but this build of mailrules only knows up to version 1"
+        ));
+    }
+
+    #[test]
+    fn migrations_apply_in_one_transaction_each() {
+        // A fresh in-memory database goes from 0 to the current version.
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 0);
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            tables,
+            [
+                "activations",
+                "campaigns",
+                "events",
+                "rule_versions",
+                "sends",
+                "tenant_rules",
+                "tenants"
+            ]
+        );
+    }
+}
