@@ -80,6 +80,14 @@ impl BoundedCounts {
     }
 }
 
+impl serde::Serialize for BoundedCounts {
+    /// A map of key → count, with [`OTHER_KEY`] last when anything
+    /// overflowed.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.rows())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@
 
 pub mod format;
 mod repair;
+pub mod report;
 mod scan;
 mod writer;
 
