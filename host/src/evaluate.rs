@@ -132,6 +132,9 @@ pub struct Evaluation {
     pub log: String,
     /// Log bytes dropped past the cap.
     pub log_dropped: usize,
+    /// Whether the canary rule (see [`Evaluator::with_canary`]) served this
+    /// recipient rather than the main rule.
+    pub canary: bool,
 }
 
 /// How long an evaluation waits, by default, for an instance slot when the
@@ -154,6 +157,7 @@ const MAX_RULE_ERROR_MESSAGE: usize = 256;
 pub struct Evaluator {
     engine: RuleEngine,
     rule: LoadedRule,
+    canary: Option<(LoadedRule, u8)>,
     campaign: Arc<Campaign>,
     limits: Limits,
     now: i64,
@@ -186,6 +190,7 @@ impl Evaluator {
         Evaluator {
             engine: engine.clone(),
             rule: rule.clone(),
+            canary: None,
             campaign,
             limits,
             now,
@@ -223,6 +228,27 @@ impl Evaluator {
     pub fn with_rules_off(mut self) -> Self {
         self.rules_off = true;
         self
+    }
+
+    /// A canary: `rule` decides for the recipients whose stable (campaign,
+    /// recipient) bucket falls in `percent` percent (see
+    /// [`crate::registry::in_canary`]), the main rule for everyone else.
+    /// Each [`Evaluation`] says which served.
+    pub fn with_canary(mut self, rule: &LoadedRule, percent: u8) -> Self {
+        self.canary = Some((rule.clone(), percent.min(100)));
+        self
+    }
+
+    /// Whether the canary serves `profile_id`.
+    pub fn serves_canary(&self, profile_id: &str) -> bool {
+        self.canary.as_ref().is_some_and(|(_, percent)| {
+            crate::registry::in_canary(&self.campaign.id, profile_id, *percent)
+        })
+    }
+
+    /// The canary rule and its percentage, if one is set.
+    pub fn canary(&self) -> Option<(&LoadedRule, u8)> {
+        self.canary.as_ref().map(|(rule, percent)| (rule, *percent))
     }
 
     /// How many consecutive recipients one instance serves (1: fresh
@@ -265,7 +291,15 @@ impl Evaluator {
         }
     }
 
-    fn instantiate(&self, profile: Arc<Profile>) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
+    fn instantiate(
+        &self,
+        profile: Arc<Profile>,
+        canary: bool,
+    ) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
+        let rule = match (&self.canary, canary) {
+            (Some((rule, _)), true) => rule,
+            _ => &self.rule,
+        };
         let state = SandboxState::new(
             profile,
             self.campaign.clone(),
@@ -288,7 +322,7 @@ impl Evaluator {
         }
         let rules = self
             .arm(&mut store)
-            .and_then(|()| self.rule.pre.instantiate(&mut store));
+            .and_then(|()| rule.pre.instantiate(&mut store));
         (store, rules)
     }
 
@@ -297,11 +331,12 @@ impl Evaluator {
     fn instantiate_waiting(
         &self,
         profile: Arc<Profile>,
+        canary: bool,
     ) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
-            let (store, rules) = self.instantiate(profile.clone());
+            let (store, rules) = self.instantiate(profile.clone(), canary);
             match rules {
                 Err(error) if pool_is_full(&error) && started.elapsed() < self.capacity_wait => {
                     drop(store);
@@ -332,7 +367,8 @@ impl Evaluator {
     /// Creates a sandbox and instantiates the rule in it without calling
     /// it: the part of a fresh evaluation before the first call.
     pub fn instantiate_only(&self, profile: Arc<Profile>) -> Result<(), Failure> {
-        let (store, rules) = self.instantiate(profile);
+        let canary = self.serves_canary(&profile.id);
+        let (store, rules) = self.instantiate(profile, canary);
         rules
             .map(drop)
             .map_err(|error| self.classify(&store, error))
@@ -351,6 +387,7 @@ impl Evaluator {
         store: &Store<SandboxState>,
         result: CallResult,
         started: Instant,
+        canary: bool,
     ) -> Evaluation {
         let fuel_left = store.get_fuel().unwrap_or(self.limits.fuel);
         let (log, log_dropped) = store.data().log.contents();
@@ -370,6 +407,7 @@ impl Evaluator {
             elapsed: started.elapsed(),
             log,
             log_dropped,
+            canary,
         }
     }
 
@@ -429,7 +467,9 @@ impl Evaluator {
 /// Evaluations on one thread, in input order.
 pub struct Session<'e> {
     evaluator: &'e Evaluator,
-    live: Option<Live>,
+    /// The instance kept for the next recipient, and whether it is the
+    /// canary's.
+    live: Option<(Live, bool)>,
 }
 
 impl Session<'_> {
@@ -437,6 +477,7 @@ impl Session<'_> {
     pub fn evaluate(&mut self, index: u64, profile: Arc<Profile>) -> Evaluation {
         let started = Instant::now();
         let evaluator = self.evaluator;
+        let canary = evaluator.serves_canary(&profile.id);
         if evaluator.rules_off {
             return Evaluation {
                 result: Err(Failure::RulesOff),
@@ -444,30 +485,37 @@ impl Session<'_> {
                 elapsed: started.elapsed(),
                 log: String::new(),
                 log_dropped: 0,
+                canary: false,
             };
         }
         if index.is_multiple_of(evaluator.reuse) {
             self.live = None;
         }
-        let mut live = match self.live.take() {
-            Some(mut live) => {
+        let kept = self
+            .live
+            .take()
+            .filter(|(_, live_canary)| *live_canary == canary);
+        let mut live = match kept {
+            Some((mut live, _)) => {
                 live.store.data_mut().next_recipient(profile);
                 if let Err(error) = evaluator.arm(&mut live.store) {
-                    return evaluator.finish(&live.store, Err(error), started);
+                    return evaluator.finish(&live.store, Err(error), started, canary);
                 }
                 live
             }
-            None => match evaluator.instantiate_waiting(profile) {
+            None => match evaluator.instantiate_waiting(profile, canary) {
                 (store, Ok(rules)) => Live { store, rules },
-                (store, Err(error)) => return evaluator.finish(&store, Err(error), started),
+                (store, Err(error)) => {
+                    return evaluator.finish(&store, Err(error), started, canary);
+                }
             },
         };
         let result = evaluator.call(&mut live);
         let trapped = result.is_err();
-        let evaluation = evaluator.finish(&live.store, result, started);
+        let evaluation = evaluator.finish(&live.store, result, started, canary);
         // A store cannot be entered again after a trap.
         if evaluator.reuse > 1 && !trapped {
-            self.live = Some(live);
+            self.live = Some((live, canary));
         }
         evaluation
     }

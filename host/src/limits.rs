@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::component_bounds::CompileLimits;
 
@@ -88,7 +88,7 @@ impl Default for OperatorLimits {
 
 /// What a campaign asks for in its `[limits]` table. Every field is optional;
 /// an absent one takes the default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestedLimits {
     /// Instruction budget per evaluation.

@@ -25,6 +25,9 @@ pub struct Processed {
     pub cost: Option<(Duration, Option<u64>)>,
     /// The profile, when the record was one.
     pub profile: Option<Arc<Profile>>,
+    /// Whether the evaluator's canary rule decided (see
+    /// [`Evaluator::with_canary`]).
+    pub canary: bool,
 }
 
 /// Decides the outcome of the input record at position `index` (0-based).
@@ -47,6 +50,7 @@ pub fn process(
                 outcome,
                 cost: None,
                 profile: None,
+                canary: false,
             };
         }
     };
@@ -56,10 +60,12 @@ pub fn process(
             outcome,
             cost: None,
             profile: Some(profile),
+            canary: false,
         };
     }
     let evaluation = session.evaluate(index, profile.clone());
     let cost = Some((evaluation.elapsed, evaluation.fuel_used));
+    let canary = evaluation.canary;
     let outcome = policy::outcome(
         profile.id.clone(),
         evaluation,
@@ -70,6 +76,7 @@ pub fn process(
         outcome,
         cost,
         profile: Some(profile),
+        canary,
     }
 }
 

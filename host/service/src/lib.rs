@@ -6,12 +6,20 @@
 //! [`tokens`] and the [`ids`] tenants may choose.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod error;
+pub mod guest_logs;
+pub mod hosting;
+pub mod api;
 pub mod ids;
+pub mod metrics;
+pub mod server;
 pub mod store;
 pub mod tokens;
 
+pub use config::{RequestCaps, ServiceConfig};
 pub use error::StoreError;
+pub use hosting::{Hosting, HostingError};
 pub use store::{
     ActivationRecord, EventRecord, RuleState, RuleVersionRecord, SendRecord, SendState, Store,
     TenantRecord,

@@ -7,6 +7,7 @@ mod options;
 mod preview;
 mod report;
 mod send;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Journal maintenance: `repair` a damaged journal.
     Journal(journal::JournalArgs),
+    /// Run the multi-tenant rules service (HTTP API, SQLite under --data-dir).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -56,5 +59,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send::run(args),
         Command::Report(args) => report::run(args),
         Command::Journal(args) => journal::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

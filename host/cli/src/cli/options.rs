@@ -9,9 +9,9 @@ use mailrules::engine::RuleEngine;
 use mailrules::limits::OperatorLimits;
 use mailrules::rule::LoadedRule;
 
-/// Operator settings.
+/// The operator's ceilings for every campaign and rule.
 #[derive(Debug, Args)]
-pub struct EngineOptions {
+pub struct CeilingOptions {
     /// Highest fuel (instruction budget) a campaign may ask for per evaluation.
     #[arg(long, value_name = "UNITS", default_value_t = OperatorLimits::default().maximum.fuel)]
     pub max_fuel: u64,
@@ -31,6 +31,27 @@ pub struct EngineOptions {
     /// recently used entries are removed past it.
     #[arg(long, value_name = "MIB", default_value_t = OperatorLimits::default().max_cache_bytes >> 20)]
     pub max_cache_mib: u64,
+}
+
+impl CeilingOptions {
+    /// The operator limits these options describe.
+    pub fn operator_limits(&self) -> OperatorLimits {
+        let mut operator = OperatorLimits::default();
+        operator.maximum.fuel = self.max_fuel;
+        operator.maximum.timeout = Duration::from_millis(self.max_timeout_ms);
+        operator.maximum.memory_bytes = self.max_memory_mib << 20;
+        operator.max_component_bytes = self.max_component_mib << 20;
+        operator.compile.compile_timeout = Duration::from_millis(self.max_compile_ms);
+        operator.max_cache_bytes = self.max_cache_mib << 20;
+        operator
+    }
+}
+
+/// Operator settings: ceilings and the compilation cache.
+#[derive(Debug, Args)]
+pub struct EngineOptions {
+    #[command(flatten)]
+    pub ceilings: CeilingOptions,
     /// Where compiled rules are cached [default: $MAILRULES_CACHE_DIR, else
     /// $XDG_CACHE_HOME/mailrules, else ~/.cache/mailrules].
     #[arg(long, value_name = "DIR")]
@@ -43,14 +64,7 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// The operator limits these options describe.
     pub fn operator_limits(&self) -> OperatorLimits {
-        let mut operator = OperatorLimits::default();
-        operator.maximum.fuel = self.max_fuel;
-        operator.maximum.timeout = Duration::from_millis(self.max_timeout_ms);
-        operator.maximum.memory_bytes = self.max_memory_mib << 20;
-        operator.max_component_bytes = self.max_component_mib << 20;
-        operator.compile.compile_timeout = Duration::from_millis(self.max_compile_ms);
-        operator.max_cache_bytes = self.max_cache_mib << 20;
-        operator
+        self.ceilings.operator_limits()
     }
 
     /// The cache directory in force, if any.

@@ -1,0 +1,121 @@
+//! The HTTP API of `mailrules serve`: JSON over HTTP, `Authorization:
+//! Bearer <token>`, a thin layer over [`Hosting`]. Every route has a body
+//! limit, every tenant a cap on requests in progress, every request a
+//! deadline.
+
+mod auth;
+mod campaigns;
+mod error;
+mod observe;
+mod openapi;
+mod rules;
+mod sends;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use openapi::ApiDoc;
+
+use crate::hosting::Hosting;
+use crate::tokens::hash_token;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct ApiState {
+    hosting: Arc<Hosting>,
+    operator_token_hash: [u8; 32],
+}
+
+/// Largest JSON body of the small routes (tenant creation, canary).
+const SMALL_BODY: usize = 64 << 10;
+
+/// The routes, with their limits, for `hosting`; `operator_token` grants
+/// the operator's routes.
+pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
+    let caps = hosting.config().caps.clone();
+    let component_limit = hosting.config().operator.max_component_bytes;
+    let state = ApiState {
+        hosting,
+        operator_token_hash: hash_token(operator_token),
+    };
+    let small = DefaultBodyLimit::max(SMALL_BODY);
+    let profiles = DefaultBodyLimit::max(caps.max_profiles_bytes);
+    Router::new()
+        .route(
+            "/v1/tenants",
+            post(tenants::create).get(tenants::list).layer(small),
+        )
+        .route("/v1/tenants/{tenant}/rules", get(rules::list))
+        .route(
+            "/v1/tenants/{tenant}/rules/{version}",
+            put(rules::upload).layer(DefaultBodyLimit::max(component_limit)),
+        )
+        .route(
+            "/v1/tenants/{tenant}/rules/{version}/activate",
+            post(rules::activate),
+        )
+        .route("/v1/tenants/{tenant}/rules/{version}/logs", get(rules::logs))
+        .route(
+            "/v1/tenants/{tenant}/canary",
+            put(rules::set_canary).delete(rules::clear_canary).layer(small),
+        )
+        .route(
+            "/v1/tenants/{tenant}/campaigns/{campaign}",
+            put(campaigns::put)
+                .get(campaigns::get)
+                .layer(DefaultBodyLimit::max(caps.max_campaign_bytes)),
+        )
+        .route(
+            "/v1/tenants/{tenant}/campaigns/{campaign}/eval",
+            post(campaigns::eval).layer(profiles),
+        )
+        .route(
+            "/v1/tenants/{tenant}/campaigns/{campaign}/sends",
+            post(sends::start).layer(profiles),
+        )
+        .route("/v1/tenants/{tenant}/sends", get(sends::list))
+        .route("/v1/tenants/{tenant}/sends/{send}", get(sends::get))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/healthz", get(observe::health))
+        .route("/metrics", get(observe::metrics))
+        .fallback(observe::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::count_responses,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            caps.request_timeout,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Runs `work` on a blocking thread (compiling, evaluating, SQLite) and
+/// turns its error into an answer.
+async fn blocking<T: Send + 'static>(
+    state: &ApiState,
+    work: impl FnOnce(&Hosting) -> Result<T, crate::HostingError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let hosting = state.hosting.clone();
+    tokio::task::spawn_blocking(move || work(&hosting))
+        .await
+        .map_err(|e| ApiError::from(crate::HostingError::Internal(format!("worker: {e}"))))?
+        .map_err(ApiError::from)
+}

@@ -1,0 +1,81 @@
+//! What the operator sets for a service: where its data lives, the
+//! ceilings for every tenant, the evaluation threads, and the caps on
+//! requests. Every field has a documented default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mailrules::limits::OperatorLimits;
+use mailrules::send::DeliveryOptions;
+
+/// Caps on what one request may bring or hold.
+#[derive(Debug, Clone)]
+pub struct RequestCaps {
+    /// Largest profiles body (eval, diff, sends). Default 32 MiB.
+    pub max_profiles_bytes: usize,
+    /// Most profiles in one request. Default 100,000.
+    pub max_profiles: usize,
+    /// Largest campaign TOML. Default 1 MiB.
+    pub max_campaign_bytes: usize,
+    /// Requests one tenant may have in progress at once; more are refused
+    /// with 429. Default 4.
+    pub max_concurrent_per_tenant: usize,
+    /// Longest a request may take from its first byte to its last,
+    /// streaming included: a slow client cannot hold a worker longer.
+    /// Default 120 s.
+    pub request_timeout: Duration,
+    /// Rule versions one tenant may keep. Default 100.
+    pub max_rule_versions: usize,
+    /// Campaigns one tenant may keep. Default 1,000.
+    pub max_campaigns: usize,
+    /// Sends of one tenant running at once. Default 2.
+    pub max_running_sends: usize,
+}
+
+impl Default for RequestCaps {
+    fn default() -> Self {
+        RequestCaps {
+            max_profiles_bytes: 32 << 20,
+            max_profiles: 100_000,
+            max_campaign_bytes: 1 << 20,
+            max_concurrent_per_tenant: 4,
+            request_timeout: Duration::from_secs(120),
+            max_rule_versions: 100,
+            max_campaigns: 1_000,
+            max_running_sends: 2,
+        }
+    }
+}
+
+/// Everything a service is configured with.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The data directory: the SQLite database, components, the
+    /// compilation cache, and each tenant's sends and Maildir.
+    pub data_dir: PathBuf,
+    /// The ceilings for every tenant (a tenant's own limits lie within).
+    pub operator: OperatorLimits,
+    /// Evaluation threads shared by all tenants. Default: the number of
+    /// CPUs.
+    pub evaluation_threads: usize,
+    /// Caps on requests.
+    pub caps: RequestCaps,
+    /// How sends deliver (threads, retries).
+    pub delivery: DeliveryOptions,
+}
+
+impl ServiceConfig {
+    /// A configuration with every default, keeping its data in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServiceConfig {
+            data_dir,
+            operator: OperatorLimits::default(),
+            evaluation_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            caps: RequestCaps::default(),
+            delivery: DeliveryOptions {
+                connections: 4,
+                ..DeliveryOptions::default()
+            },
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Evaluation over the API: the profiles of a request, each decided by the
+//! tenant's active rule version (or its canary), as exactly the lines
+//! `mailrules eval` prints.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mailrules::campaign::Campaign;
+use mailrules::evaluate::Evaluator;
+use mailrules::limits::resolve_within;
+use mailrules::profile_reader::{ProfileFormat, ProfileReader, ProfileRecord};
+use mailrules::run::{Processed, process};
+
+use super::{Hosting, HostingError};
+
+/// How to evaluate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalOptions {
+    /// Add `reasons`, `fuel` and the rule's `log` to every line (as
+    /// `mailrules eval --explain`).
+    pub explain: bool,
+    /// The time rules see as `now` (seconds since the Unix epoch); default
+    /// the campaign's `now`, else the current time.
+    pub now: Option<i64>,
+}
+
+/// The rule versions serving one evaluation, fixed when it starts: an
+/// activation during the request does not change them.
+#[derive(Clone)]
+pub struct Served {
+    /// The evaluator (with the canary, if any).
+    pub evaluator: Evaluator,
+    /// The active version's name.
+    pub active: String,
+    /// The canary's name, if one serves part of the recipients.
+    pub canary: Option<String>,
+}
+
+impl Served {
+    /// The name of the version that decided `processed`.
+    pub fn version_of(&self, processed: &Processed) -> &str {
+        match (&self.canary, processed.canary) {
+            (Some(canary), true) => canary,
+            _ => &self.active,
+        }
+    }
+}
+
+/// Profiles handed to one evaluation job.
+pub(crate) const CHUNK: usize = 16;
+
+impl Hosting {
+    /// Parses a request's profiles, within the caps on size and count.
+    pub fn read_profiles(
+        &self,
+        body: Bytes,
+        format: ProfileFormat,
+    ) -> Result<Vec<ProfileRecord>, HostingError> {
+        let caps = &self.config.caps;
+        if body.len() > caps.max_profiles_bytes {
+            return Err(HostingError::TooLarge {
+                message: format!(
+                    "the profiles are {} bytes, over the {}-byte limit of one request",
+                    body.len(),
+                    caps.max_profiles_bytes
+                ),
+            });
+        }
+        let records: Vec<ProfileRecord> =
+            ProfileReader::new(std::io::Cursor::new(body), format)
+                .take(caps.max_profiles + 1)
+                .collect();
+        if records.len() > caps.max_profiles {
+            return Err(HostingError::TooLarge {
+                message: format!(
+                    "more than {} profiles in one request; split them",
+                    caps.max_profiles
+                ),
+            });
+        }
+        Ok(records)
+    }
+
+    /// The evaluator of the tenant's campaign with the versions serving it
+    /// now.
+    pub fn served(
+        &self,
+        tenant: &str,
+        campaign_id: &str,
+        now: Option<i64>,
+    ) -> Result<(Served, Arc<Campaign>), HostingError> {
+        let campaign = self.campaign(tenant, campaign_id)?;
+        let routing = self.registry.routing(tenant);
+        let active = routing.active.as_ref().ok_or_else(|| HostingError::Conflict {
+            code: "no-active-rule",
+            message: format!(
+                "tenant `{tenant}` has no active rule version: upload one (PUT /v1/tenants/{tenant}/rules/VERSION) and activate it"
+            ),
+        })?;
+        let ceiling = self.tenant_ceiling(tenant)?;
+        let (limits, _) = resolve_within(&campaign.limits, &ceiling);
+        let now = now
+            .or(campaign.now)
+            .unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let mut evaluator = Evaluator::new(&self.engine, &active.rule, campaign.clone(), limits, now);
+        if let Some(canary) = &routing.canary {
+            evaluator = evaluator.with_canary(&canary.version.rule, canary.percent);
+        }
+        Ok((
+            Served {
+                evaluator,
+                active: active.name.clone(),
+                canary: routing.canary.as_ref().map(|c| c.version.name.clone()),
+            },
+            campaign,
+        ))
+    }
+
+    /// Evaluates `records` for the tenant's campaign and hands `sink` the
+    /// output in order, in pieces of whole lines: each line exactly what
+    /// `mailrules eval` prints for the profile. `sink` returning `false`
+    /// (the client went away) stops the evaluation.
+    pub fn eval(
+        &self,
+        tenant: &str,
+        campaign_id: &str,
+        records: Vec<ProfileRecord>,
+        options: EvalOptions,
+        sink: impl FnMut(Vec<u8>) -> bool,
+    ) -> Result<(), HostingError> {
+        let (served, _) = self.served(tenant, campaign_id, options.now)?;
+        self.eval_served(tenant, &served, records, options.explain, sink);
+        Ok(())
+    }
+
+    /// Like [`Hosting::eval`] with the serving versions already chosen
+    /// (see [`Hosting::served`]).
+    pub fn eval_served(
+        &self,
+        tenant: &str,
+        served: &Served,
+        records: Vec<ProfileRecord>,
+        explain: bool,
+        mut sink: impl FnMut(Vec<u8>) -> bool,
+    ) {
+        let options = EvalOptions { explain, now: None };
+        let mut out = Vec::with_capacity(32 << 10);
+        let mut stopped = false;
+        self.evaluate_records(tenant, served, records, |processed| {
+            if stopped {
+                return;
+            }
+            let mut outcome = processed.outcome;
+            if !options.explain {
+                outcome.reasons = None;
+                outcome.fuel = None;
+                outcome.log = None;
+            }
+            if serde_json::to_writer(&mut out, &outcome).is_err() {
+                return;
+            }
+            out.push(b'\n');
+            if out.len() >= 32 << 10 {
+                stopped = !sink(std::mem::take(&mut out));
+            }
+        });
+        if !stopped && !out.is_empty() {
+            sink(out);
+        }
+    }
+
+    /// Runs every record through `served`, counting metrics and keeping
+    /// rule logs per version, and hands each result to `each` in input
+    /// order.
+    pub fn evaluate_records(
+        &self,
+        tenant: &str,
+        served: &Served,
+        records: Vec<ProfileRecord>,
+        mut each: impl FnMut(Processed),
+    ) {
+        let evaluator = &served.evaluator;
+        let mut session = evaluator.session();
+        for (index, record) in records.into_iter().enumerate() {
+            self.metrics.evaluations_in_flight.inc();
+            let processed = process(&mut session, evaluator, index as u64, record);
+            self.metrics.evaluations_in_flight.dec();
+            self.observe(tenant, served, &processed);
+            each(processed);
+        }
+    }
+
+    /// Metrics and rule logs of one processed record.
+    fn observe(&self, tenant: &str, served: &Served, processed: &Processed) {
+        let version = served.version_of(processed);
+        self.metrics
+            .record_outcome(tenant, version, &processed.outcome);
+        if let Some((elapsed, fuel)) = processed.cost {
+            self.metrics
+                .record_cost(tenant, version, elapsed.as_secs_f64(), fuel);
+        }
+        if let Some(log) = &processed.outcome.log {
+            self.logs
+                .record(tenant, version, &processed.outcome.profile_id, log);
+        }
+    }
+}

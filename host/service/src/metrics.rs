@@ -1,0 +1,249 @@
+//! The service's Prometheus metrics. Labels are the tenant, the rule
+//! version and codes from fixed sets — never ids a rule chooses — so the
+//! number of series stays bounded by tenants × versions.
+
+use std::sync::atomic::AtomicI64;
+
+use mailrules::outcome::Outcome;
+use mailrules::reserved::HOST_CODES;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of a rule version.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    /// The tenant.
+    pub tenant: String,
+    /// The rule version.
+    pub version: String,
+}
+
+/// Labels of one evaluation's result.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EvaluationLabels {
+    /// The tenant.
+    pub tenant: String,
+    /// The rule version.
+    pub version: String,
+    /// The outcome's status (`ok`, `fallback`, …).
+    pub status: String,
+    /// The host's reason code, `rule` for a reason the rule chose, `none`.
+    pub reason: String,
+}
+
+/// Labels of a send's recipients.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FateLabels {
+    /// The tenant.
+    pub tenant: String,
+    /// The recipient's fate.
+    pub fate: String,
+}
+
+/// Labels of an HTTP response.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route's pattern (`/v1/tenants/{tenant}/rules`), not the path.
+    pub route: String,
+    /// The status code.
+    pub status: String,
+}
+
+/// Every metric of the service.
+pub struct Metrics {
+    registry: Registry,
+    /// Evaluations by tenant, version, status and reason.
+    pub evaluations: Family<EvaluationLabels, Counter>,
+    /// Fuel per evaluation.
+    pub fuel: Family<RuleLabels, Histogram, fn() -> Histogram>,
+    /// Seconds per evaluation.
+    pub latency: Family<RuleLabels, Histogram, fn() -> Histogram>,
+    /// Breaker state per rule version: 0 closed, 1 half-open, 2 open.
+    pub breaker: Family<RuleLabels, Gauge<i64, AtomicI64>>,
+    /// Breaker trips per rule version.
+    pub breaker_trips: Family<RuleLabels, Counter>,
+    /// Recipients of sends by fate.
+    pub sends: Family<FateLabels, Counter>,
+    /// Evaluations running now.
+    pub evaluations_in_flight: Gauge<i64, AtomicI64>,
+    /// Instance slots of the pool.
+    pub pool_slots: Gauge<i64, AtomicI64>,
+    /// HTTP responses by route and status.
+    pub requests: Family<RequestLabels, Counter>,
+}
+
+fn fuel_histogram() -> Histogram {
+    // 1,000 to about 10^10 units of fuel.
+    Histogram::new(exponential_buckets(1_000.0, 4.0, 17))
+}
+
+fn latency_histogram() -> Histogram {
+    // 10 µs to about 40 s.
+    Histogram::new(exponential_buckets(0.000_01, 4.0, 12))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered, at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mailrules");
+        let metrics = Metrics {
+            evaluations: Family::default(),
+            fuel: Family::new_with_constructor(fuel_histogram as fn() -> Histogram),
+            latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            breaker: Family::default(),
+            breaker_trips: Family::default(),
+            sends: Family::default(),
+            evaluations_in_flight: Gauge::default(),
+            pool_slots: Gauge::default(),
+            requests: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "evaluations",
+            "Rule evaluations by tenant, rule version, status and reason",
+            metrics.evaluations.clone(),
+        );
+        registry.register(
+            "evaluation_fuel",
+            "Fuel used per evaluation",
+            metrics.fuel.clone(),
+        );
+        registry.register(
+            "evaluation_seconds",
+            "Wall time per evaluation",
+            metrics.latency.clone(),
+        );
+        registry.register(
+            "breaker_state",
+            "Circuit breaker per rule version: 0 closed, 1 half-open, 2 open",
+            metrics.breaker.clone(),
+        );
+        registry.register(
+            "breaker_trips",
+            "Times a rule version's breaker opened",
+            metrics.breaker_trips.clone(),
+        );
+        registry.register(
+            "send_recipients",
+            "Recipients of sends by fate",
+            metrics.sends.clone(),
+        );
+        registry.register(
+            "evaluations_in_flight",
+            "Evaluations running now",
+            metrics.evaluations_in_flight.clone(),
+        );
+        registry.register(
+            "pool_instance_slots",
+            "Rule instances the engine's pool holds at most",
+            metrics.pool_slots.clone(),
+        );
+        registry.register(
+            "http_responses",
+            "HTTP responses by route and status",
+            metrics.requests.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// Counts one recipient's outcome for a rule version.
+    pub fn record_outcome(&self, tenant: &str, version: &str, outcome: &Outcome) {
+        self.evaluations
+            .get_or_create(&EvaluationLabels {
+                tenant: tenant.to_string(),
+                version: version.to_string(),
+                status: outcome.status.as_str().to_string(),
+                reason: reason_label(outcome.reason.as_deref()).to_string(),
+            })
+            .inc();
+    }
+
+    /// Records one evaluation's cost.
+    pub fn record_cost(&self, tenant: &str, version: &str, seconds: f64, fuel: Option<u64>) {
+        let labels = RuleLabels {
+            tenant: tenant.to_string(),
+            version: version.to_string(),
+        };
+        self.latency.get_or_create(&labels).observe(seconds);
+        if let Some(fuel) = fuel {
+            self.fuel.get_or_create(&labels).observe(fuel as f64);
+        }
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The reason label of an outcome: the host's code (`trap`, `no-consent`,
+/// `breaker-open`, …), `rule` for a code the rule chose, `none` without a
+/// reason.
+pub fn reason_label(reason: Option<&str>) -> &'static str {
+    let Some(reason) = reason else {
+        return "none";
+    };
+    let head = reason.split(':').next().unwrap_or(reason);
+    HOST_CODES
+        .iter()
+        .find(|code| **code == head)
+        .copied()
+        .unwrap_or("rule")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_a_rule_invents_share_one_label() {
+        assert_eq!(reason_label(None), "none");
+        assert_eq!(reason_label(Some("trap: unreachable")), "trap");
+        assert_eq!(reason_label(Some("breaker-open")), "breaker-open");
+        assert_eq!(reason_label(Some("sunset")), "rule");
+        assert_eq!(reason_label(Some("x-1234567")), "rule");
+    }
+
+    #[test]
+    fn the_text_format_names_every_family() {
+        let metrics = Metrics::new();
+        metrics.record_cost("acme", "v1", 0.002, Some(5_000));
+        metrics
+            .evaluations
+            .get_or_create(&EvaluationLabels {
+                tenant: "acme".into(),
+                version: "v1".into(),
+                status: "ok".into(),
+                reason: "none".into(),
+            })
+            .inc();
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"mailrules_evaluations_total{tenant="acme",version="v1",status="ok",reason="none"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"mailrules_evaluation_fuel_count{tenant="acme",version="v1"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE mailrules_breaker_state gauge"), "{text}");
+    }
+}
