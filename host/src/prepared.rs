@@ -34,7 +34,7 @@ impl PreparedCampaign {
     /// Prepares `campaign` to run `rule` at time `now` (seconds since the
     /// Unix epoch), with its `[limits]` resolved below `ceiling` (the
     /// tenant's ceiling, or the operator's maximum for a single user).
-    pub fn new(
+    pub fn prepare(
         engine: &RuleEngine,
         rule: &LoadedRule,
         campaign: Arc<Campaign>,

@@ -21,5 +21,6 @@ mod registry;
 mod relay_tls;
 mod rule_invented_ids;
 mod send_local;
+mod serve;
 mod template_memory;
 mod templates;

@@ -30,7 +30,7 @@ fn registry(engine: &RuleEngine) -> RuleRegistry {
 }
 
 fn decide(engine: &RuleEngine, rule: &LoadedRule, profile: Arc<Profile>) -> mailrules::Outcome {
-    PreparedCampaign::new(
+    PreparedCampaign::prepare(
         engine,
         rule,
         Arc::new(example_campaign()),
@@ -102,7 +102,7 @@ fn a_prepared_campaign_reports_the_limits_it_lowered() {
         fuel: 20_000_000,
         ..OperatorLimits::default().maximum
     };
-    let prepared = PreparedCampaign::new(&engine, &rule, campaign, &ceiling, 1_767_225_600);
+    let prepared = PreparedCampaign::prepare(&engine, &rule, campaign, &ceiling, 1_767_225_600);
     assert_eq!(prepared.clamped.len(), 1);
     assert_eq!(prepared.clamped[0].name, "fuel");
     assert_eq!(prepared.clamped[0].requested, 50_000_000);

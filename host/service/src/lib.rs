@@ -6,11 +6,11 @@
 //! [`tokens`] and the [`ids`] tenants may choose.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod guest_logs;
 pub mod hosting;
-pub mod api;
 pub mod ids;
 pub mod metrics;
 pub mod server;

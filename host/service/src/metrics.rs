@@ -244,6 +244,9 @@ mod tests {
             text.contains(r#"mailrules_evaluation_fuel_count{tenant="acme",version="v1"} 1"#),
             "{text}"
         );
-        assert!(text.contains("# TYPE mailrules_breaker_state gauge"), "{text}");
+        assert!(
+            text.contains("# TYPE mailrules_breaker_state gauge"),
+            "{text}"
+        );
     }
 }

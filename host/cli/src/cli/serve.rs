@@ -15,14 +15,16 @@ const OPERATOR_TOKEN_VARIABLE: &str = "MAILRULES_OPERATOR_TOKEN";
 
 /// Arguments of `mailrules serve`.
 #[derive(Debug, Args)]
-#[command(after_help = "The operator token (for creating tenants and reading /metrics) is read \
+#[command(
+    after_help = "The operator token (for creating tenants and reading /metrics) is read \
 from --operator-token-file or $MAILRULES_OPERATOR_TOKEN, never from the command line; \
 it must be at least 16 characters. Tenants get their own tokens when the operator creates them \
 (POST /v1/tenants). The API is described at GET /v1/openapi.json.\n\n\
 Everything lives under --data-dir: the SQLite database, uploaded components (by SHA-256), \
 the compilation cache, and each tenant's sends (profiles, journal) and Maildir. \
 Stopping the service (even kill -9) loses nothing: sends resume at the next start.\n\n\
-Exit status: 0 stopped by SIGINT/SIGTERM; 2 could not start (data directory, address, token).")]
+Exit status: 0 stopped by SIGINT/SIGTERM; 2 could not start (data directory, address, token)."
+)]
 pub struct ServeArgs {
     /// Where the service keeps everything (created if missing).
     #[arg(long, value_name = "DIR")]

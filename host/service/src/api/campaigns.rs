@@ -34,8 +34,9 @@ pub async fn put(
 ) -> Result<Json<CampaignView>, ApiError> {
     auth::tenant(&state, &headers, &tenant)?;
     let body = body.map_err(body_error)?;
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|e| ApiError::bad_request("bad-body", format!("the campaign is not UTF-8: {e}")))?;
+    let text = String::from_utf8(body.to_vec()).map_err(|e| {
+        ApiError::bad_request("bad-body", format!("the campaign is not UTF-8: {e}"))
+    })?;
     let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
         blocking(&state, move |hosting| {

@@ -60,10 +60,15 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
             "/v1/tenants/{tenant}/rules/{version}/activate",
             post(rules::activate),
         )
-        .route("/v1/tenants/{tenant}/rules/{version}/logs", get(rules::logs))
+        .route(
+            "/v1/tenants/{tenant}/rules/{version}/logs",
+            get(rules::logs),
+        )
         .route(
             "/v1/tenants/{tenant}/canary",
-            put(rules::set_canary).delete(rules::clear_canary).layer(small),
+            put(rules::set_canary)
+                .delete(rules::clear_canary)
+                .layer(small),
         )
         .route(
             "/v1/tenants/{tenant}/campaigns/{campaign}",

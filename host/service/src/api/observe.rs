@@ -24,7 +24,10 @@ pub async fn health() -> Response {
 #[utoipa::path(get, path = "/metrics",
     responses((status = 200, description = "Prometheus text format"), (status = 401, body = super::ErrorBody)),
     security(("operator" = [])))]
-pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     auth::operator(&state, &headers)?;
     Ok((
         [(

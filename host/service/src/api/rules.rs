@@ -31,8 +31,10 @@ pub async fn upload(
     auth::tenant(&state, &headers, &tenant)?;
     let body = body.map_err(body_error)?;
     let _guard = state.hosting.begin_request(&tenant)?;
-    let uploaded =
-        blocking(&state, move |hosting| hosting.upload_rule(&tenant, &version, &body)).await?;
+    let uploaded = blocking(&state, move |hosting| {
+        hosting.upload_rule(&tenant, &version, &body)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(uploaded)))
 }
 
@@ -47,7 +49,9 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<RulesView>, ApiError> {
     auth::tenant(&state, &headers, &tenant)?;
-    Ok(Json(blocking(&state, move |hosting| hosting.rules(&tenant)).await?))
+    Ok(Json(
+        blocking(&state, move |hosting| hosting.rules(&tenant)).await?,
+    ))
 }
 
 /// Makes a version the active one (also to roll back to an earlier one).

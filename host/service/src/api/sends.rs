@@ -31,11 +31,10 @@ pub async fn start(
     let format = profile_format(&headers);
     let _guard = state.hosting.begin_request(&tenant)?;
     let hosting = state.hosting.clone();
-    let view = tokio::task::spawn_blocking(move || {
-        hosting.start_send(&tenant, &campaign, body, format)
-    })
-    .await
-    .map_err(|e| ApiError::from(crate::HostingError::Internal(format!("worker: {e}"))))??;
+    let view =
+        tokio::task::spawn_blocking(move || hosting.start_send(&tenant, &campaign, body, format))
+            .await
+            .map_err(|e| ApiError::from(crate::HostingError::Internal(format!("worker: {e}"))))??;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 

@@ -46,8 +46,10 @@ pub async fn create(
         limits: body.limits,
         relay: body.relay,
     };
-    let created =
-        super::blocking(&state, move |hosting| hosting.create_tenant(&body.id, settings)).await?;
+    let created = super::blocking(&state, move |hosting| {
+        hosting.create_tenant(&body.id, settings)
+    })
+    .await?;
     tracing::info!(tenant = created.id, "tenant created");
     Ok((StatusCode::CREATED, Json(created)))
 }

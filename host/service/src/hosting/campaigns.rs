@@ -69,7 +69,10 @@ impl Hosting {
         if !known.iter().any(|c| c == id) && known.len() >= self.config.caps.max_campaigns {
             return Err(HostingError::Conflict {
                 code: "quota",
-                message: format!("tenant `{tenant}` has {} campaigns, the most allowed", known.len()),
+                message: format!(
+                    "tenant `{tenant}` has {} campaigns, the most allowed",
+                    known.len()
+                ),
             });
         }
         let (limits, clamped) = resolve_within(&campaign.limits, &ceiling);

@@ -118,7 +118,9 @@ impl From<StoreError> for HostingError {
                 code: "already-exists",
                 message: format!("{what} `{id}` already exists"),
             },
-            StoreError::InvalidId { .. } => HostingError::bad_request("invalid-id", error.to_string()),
+            StoreError::InvalidId { .. } => {
+                HostingError::bad_request("invalid-id", error.to_string())
+            }
             StoreError::InvalidValue { .. } => {
                 HostingError::bad_request("invalid-value", error.to_string())
             }

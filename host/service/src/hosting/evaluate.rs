@@ -66,10 +66,9 @@ impl Hosting {
                 ),
             });
         }
-        let records: Vec<ProfileRecord> =
-            ProfileReader::new(std::io::Cursor::new(body), format)
-                .take(caps.max_profiles + 1)
-                .collect();
+        let records: Vec<ProfileRecord> = ProfileReader::new(std::io::Cursor::new(body), format)
+            .take(caps.max_profiles + 1)
+            .collect();
         if records.len() > caps.max_profiles {
             return Err(HostingError::TooLarge {
                 message: format!(
@@ -102,7 +101,8 @@ impl Hosting {
         let now = now
             .or(campaign.now)
             .unwrap_or_else(|| chrono::Utc::now().timestamp());
-        let mut evaluator = Evaluator::new(&self.engine, &active.rule, campaign.clone(), limits, now);
+        let mut evaluator =
+            Evaluator::new(&self.engine, &active.rule, campaign.clone(), limits, now);
         if let Some(canary) = &routing.canary {
             evaluator = evaluator.with_canary(&canary.version.rule, canary.percent);
         }

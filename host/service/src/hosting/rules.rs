@@ -136,7 +136,9 @@ impl Hosting {
         let state = self.store.rule_state(tenant)?;
         Ok(RulesView {
             active: state.active,
-            canary: state.canary.map(|(version, percent)| CanaryView { version, percent }),
+            canary: state
+                .canary
+                .map(|(version, percent)| CanaryView { version, percent }),
             versions: self.store.rule_versions(tenant)?,
             activations: self.store.activations(tenant)?,
             events: self.store.events(tenant, EVENTS_LISTED)?,

@@ -101,7 +101,9 @@ impl Hosting {
         // Checks the size and count caps before anything is written.
         self.read_profiles(profiles.clone(), format)?;
         let campaign_text = self.campaign_text(tenant, campaign_id)?;
-        let id = self.store.create_send(tenant, campaign_id, &served.active)?;
+        let id = self
+            .store
+            .create_send(tenant, campaign_id, &served.active)?;
         let plan = SendPlan {
             now: served.evaluator.now(),
             canary: served
@@ -222,16 +224,24 @@ impl Hosting {
         let campaign_text =
             std::fs::read_to_string(dir.join(CAMPAIGN)).map_err(|e| internal(CAMPAIGN, &e))?;
         let campaign = Arc::new(
-            Campaign::parse(&campaign_text, Path::new(&format!("{}.toml", record.campaign)))
-                .map_err(|e| internal(CAMPAIGN, &e))?,
+            Campaign::parse(
+                &campaign_text,
+                Path::new(&format!("{}.toml", record.campaign)),
+            )
+            .map_err(|e| internal(CAMPAIGN, &e))?,
         );
         let renderer =
             Renderer::new(&campaign, plan.now, None).map_err(|e| internal("templates", &e))?;
         let active = self.loaded(tenant, &record.rule_version)?;
         let ceiling = self.tenant_ceiling(tenant)?;
         let (limits, _) = resolve_within(&campaign.limits, &ceiling);
-        let mut evaluator =
-            Evaluator::new(&self.engine, &active.rule, campaign.clone(), limits, plan.now);
+        let mut evaluator = Evaluator::new(
+            &self.engine,
+            &active.rule,
+            campaign.clone(),
+            limits,
+            plan.now,
+        );
         if let Some((version, percent)) = &plan.canary {
             let canary = self.loaded(tenant, version)?;
             evaluator = evaluator.with_canary(&canary.rule, *percent);
@@ -263,8 +273,8 @@ impl Hosting {
             _ => ProfileFormat::JsonLines,
         };
         let profiles = dir.join(profiles_file(format));
-        let reader = ProfileReader::open(&profiles, Some(format))
-            .map_err(|e| internal("profiles", &e))?;
+        let reader =
+            ProfileReader::open(&profiles, Some(format)).map_err(|e| internal("profiles", &e))?;
         let on_recipient = |recipient: &RecipientEntry| {
             progress.handled.fetch_add(1, Ordering::Relaxed);
             self.metrics

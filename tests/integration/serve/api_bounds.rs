@@ -1,0 +1,205 @@
+//! What a careless or hostile caller gets: a 4xx with a JSON error that
+//! says what is wrong, never a 500 and never the process.
+
+use mailrules_integration::rule;
+
+use super::{CAMPAIGN, OPERATOR, Server, example_campaign};
+
+#[test]
+fn bad_requests_get_clear_client_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--max-profiles", "50", "--max-body-mib", "1"],
+    );
+    let acme = server.create_tenant("acme");
+
+    // Tenants: bad ids, duplicates, unknown fields, bad JSON.
+    let bad = |body: &str| {
+        server.call(
+            "POST",
+            "/v1/tenants",
+            Some(OPERATOR),
+            Some(("application/json", body.as_bytes().to_vec())),
+        )
+    };
+    for (body, status, code) in [
+        (r#"{"id": "Acme Corp"}"#, 400, "invalid-id"),
+        (r#"{"id": "../etc"}"#, 400, "invalid-id"),
+        (r#"{"id": "acme"}"#, 409, "already-exists"),
+        (r#"{"id": "x", "admin": true}"#, 422, "bad-json"),
+        (r#"{"id": "#, 400, "bad-json"),
+        (
+            r#"{"id": "y", "limits": {"fuel": "lots"}}"#,
+            422,
+            "bad-json",
+        ),
+    ] {
+        let answer = bad(body);
+        assert_eq!(answer.status, status, "{body}: {}", answer.text());
+        assert_eq!(answer.error_code(), code, "{body}");
+    }
+
+    // Rules: not a component, a bad version name, a forbidden import.
+    let not_wasm = server.call(
+        "PUT",
+        "/v1/tenants/acme/rules/v1",
+        Some(&acme),
+        Some(("application/wasm", b"hello".to_vec())),
+    );
+    assert_eq!(not_wasm.status, 422, "{}", not_wasm.text());
+    assert_eq!(not_wasm.error_code(), "invalid-rule");
+    let forbidden = server.upload("acme", &acme, "v1", &rule("forbidden-import"));
+    assert_eq!(forbidden.status, 422);
+    assert!(forbidden.text().contains("import"), "{}", forbidden.text());
+    let bad_name = server.upload("acme", &acme, "V 1", &rule("seed-segments"));
+    assert_eq!(bad_name.status, 400, "{}", bad_name.text());
+    assert_eq!(server.activate("acme", &acme, "v404").status, 404);
+
+    // Campaigns: a syntax error names the file and line; an id mismatch.
+    let broken = example_campaign().replacen("[fallback]", "[fallback", 1);
+    let answer = server.put_campaign("acme", &acme, CAMPAIGN, &broken);
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(answer.error_code(), "invalid-campaign");
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{CAMPAIGN}.toml:")),
+        "{}",
+        answer.text()
+    );
+    let renamed = server.put_campaign("acme", &acme, "other", &example_campaign());
+    assert_eq!(renamed.status, 422, "{}", renamed.text());
+    let unknown = server.eval("acme", &acme, "nope", b"");
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+
+    // Profiles: over the count cap, over the body cap.
+    assert_eq!(
+        server
+            .upload("acme", &acme, "v1", &rule("seed-segments"))
+            .status,
+        201
+    );
+    assert_eq!(server.activate("acme", &acme, "v1").status, 200);
+    assert_eq!(
+        server
+            .put_campaign("acme", &acme, CAMPAIGN, &example_campaign())
+            .status,
+        200
+    );
+    let many: String = (0..51)
+        .map(|i| format!("{{\"id\": \"p-{i}\", \"email\": \"p{i}@example.com\"}}\n"))
+        .collect();
+    let answer = server.eval("acme", &acme, CAMPAIGN, many.as_bytes());
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    assert_eq!(answer.error_code(), "too-large");
+    let huge = vec![b' '; (1 << 20) + 1];
+    let answer = server.eval("acme", &acme, CAMPAIGN, &huge);
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    assert_eq!(answer.error_code(), "too-large");
+    // A malformed profile costs its own line only.
+    let mixed = b"{\"id\": \"ok-1\", \"email\": \"a@example.com\", \"consent\": {\"email_marketing\": true}}\nnot json\n";
+    let answer = server.eval("acme", &acme, CAMPAIGN, mixed);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let lines: Vec<serde_json::Value> = answer
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["status"], "error");
+    let bad_now = server.call(
+        "POST",
+        &format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/eval?now=yesterday"),
+        Some(&acme),
+        Some(("application/x-ndjson", mixed.to_vec())),
+    );
+    assert_eq!(bad_now.status, 400, "{}", bad_now.text());
+
+    // Unknown routes and the OpenAPI document.
+    let nowhere = server.call("GET", "/v2/everything", None, None);
+    assert_eq!(nowhere.status, 404);
+    assert_eq!(nowhere.error_code(), "not-found");
+    let openapi = server.call("GET", "/v1/openapi.json", None, None).json();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = openapi["paths"].as_object().unwrap();
+    for path in [
+        "/v1/tenants",
+        "/v1/tenants/{tenant}/rules/{version}",
+        "/v1/tenants/{tenant}/campaigns/{campaign}/eval",
+        "/v1/tenants/{tenant}/sends/{send}",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from {paths:?}");
+    }
+    assert_eq!(
+        server.call("GET", "/healthz", None, None).json()["status"],
+        "ok"
+    );
+}
+
+#[test]
+fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--max-requests-per-tenant", "1"]);
+    let acme = server.create_tenant("acme");
+    let globex = server.create_tenant("globex");
+    for (tenant, token) in [("acme", &acme), ("globex", &globex)] {
+        assert_eq!(
+            server
+                .upload(tenant, token, "v1", &rule("misbehaving"))
+                .status,
+            201
+        );
+        assert_eq!(server.activate(tenant, token, "v1").status, 200);
+        assert_eq!(
+            server
+                .put_campaign(tenant, token, CAMPAIGN, &example_campaign())
+                .status,
+            200
+        );
+    }
+    // 20 profiles that each run to their 100 ms deadline: about 2 s.
+    let slow: String = (0..20)
+        .map(|i| {
+            format!(
+                "{{\"id\": \"slow-{i}\", \"email\": \"s{i}@example.com\", \"consent\": {{\"email_marketing\": true}}, \"tags\": [\"loop\"]}}\n"
+            )
+        })
+        .collect();
+    let base = server.base.clone();
+    let token = acme.clone();
+    let first = std::thread::spawn(move || {
+        super::call(
+            &base,
+            "POST",
+            &format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/eval"),
+            Some(&token),
+            Some(("application/x-ndjson", slow.into_bytes())),
+        )
+    });
+    // Wait until the slow request holds acme's one slot.
+    let quick = b"{\"id\": \"q\", \"email\": \"q@example.com\", \"consent\": {\"email_marketing\": true}}\n";
+    let mut refused = None;
+    for _ in 0..200 {
+        let answer = server.eval("acme", &acme, CAMPAIGN, quick);
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let refused = refused.expect("a second request of acme while the first runs is refused");
+    assert_eq!(refused.error_code(), "too-many-requests");
+    // globex is not affected by acme's cap.
+    assert_eq!(server.eval("globex", &globex, CAMPAIGN, quick).status, 200);
+    let first = first.join().unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(first.text().lines().count(), 20);
+    assert!(
+        first.text().lines().all(|l| l.contains("\"fallback\"")),
+        "{}",
+        first.text()
+    );
+}

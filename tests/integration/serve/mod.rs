@@ -1,0 +1,258 @@
+//! `mailrules serve` over real HTTP: the real binary, real guest
+//! components, a real data directory; the client speaks plain HTTP/1.1.
+
+mod api_bounds;
+mod isolation;
+mod restart;
+mod walkthrough;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use mailrules_integration::mailrules_bin;
+
+/// The operator token the test servers run with.
+pub const OPERATOR: &str = "operator-token-for-tests-0123456789";
+
+/// A running `mailrules serve`.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts the service on `data_dir` with extra arguments, on a free
+    /// port, and waits until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(mailrules_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("MAILRULES_OPERATOR_TOKEN", OPERATOR)
+            .env("MAILRULES_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("mailrules serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("reading the address");
+        let base = line
+            .trim()
+            .strip_prefix("mailrules: serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A request to `path` with `token`.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Answer {
+        call(&self.base, method, path, token, body)
+    }
+
+    /// Creates a tenant and returns its token.
+    pub fn create_tenant(&self, id: &str) -> String {
+        let answer = self.call(
+            "POST",
+            "/v1/tenants",
+            Some(OPERATOR),
+            Some((
+                "application/json",
+                format!(r#"{{"id": "{id}"}}"#).into_bytes(),
+            )),
+        );
+        assert_eq!(answer.status, 201, "{}", answer.text());
+        answer.json()["token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    }
+
+    /// Uploads `component` as `version` of `tenant`.
+    pub fn upload(&self, tenant: &str, token: &str, version: &str, component: &Path) -> Answer {
+        self.call(
+            "PUT",
+            &format!("/v1/tenants/{tenant}/rules/{version}"),
+            Some(token),
+            Some(("application/wasm", std::fs::read(component).unwrap())),
+        )
+    }
+
+    /// Activates `version` of `tenant`.
+    pub fn activate(&self, tenant: &str, token: &str, version: &str) -> Answer {
+        self.call(
+            "POST",
+            &format!("/v1/tenants/{tenant}/rules/{version}/activate"),
+            Some(token),
+            None,
+        )
+    }
+
+    /// Uploads a campaign.
+    pub fn put_campaign(&self, tenant: &str, token: &str, id: &str, toml: &str) -> Answer {
+        self.call(
+            "PUT",
+            &format!("/v1/tenants/{tenant}/campaigns/{id}"),
+            Some(token),
+            Some(("application/toml", toml.as_bytes().to_vec())),
+        )
+    }
+
+    /// Evaluates JSON Lines profiles.
+    pub fn eval(&self, tenant: &str, token: &str, campaign: &str, profiles: &[u8]) -> Answer {
+        self.call(
+            "POST",
+            &format!("/v1/tenants/{tenant}/campaigns/{campaign}/eval"),
+            Some(token),
+            Some(("application/x-ndjson", profiles.to_vec())),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Body.
+    pub body: Vec<u8>,
+    /// `Content-Type`.
+    pub content_type: String,
+}
+
+impl Answer {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// The error code of an error answer, checking its shape: exactly
+    /// `{"error": {"code", "message"}}`.
+    pub fn error_code(&self) -> String {
+        let json = self.json();
+        let object = json.as_object().expect("an object");
+        assert_eq!(object.len(), 1, "{json}");
+        let error = json["error"].as_object().expect("an error object");
+        assert_eq!(error.len(), 2, "{json}");
+        assert!(error["message"].is_string(), "{json}");
+        error["code"].as_str().expect("a code").to_string()
+    }
+}
+
+/// One HTTP request to `base` (`http://host:port`).
+pub fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{base}{path}");
+    let with_token = |request: ureq::RequestBuilder<ureq::typestate::WithBody>| match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    let without_body = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    let result = match (method, body) {
+        ("GET", None) => without_body(agent.get(&url)).call(),
+        ("DELETE", None) => without_body(agent.delete(&url)).call(),
+        ("POST", None) => with_token(agent.post(&url)).send_empty(),
+        ("PUT", None) => with_token(agent.put(&url)).send_empty(),
+        ("POST", Some((content_type, bytes))) => with_token(agent.post(&url))
+            .content_type(content_type)
+            .send(&bytes[..]),
+        ("PUT", Some((content_type, bytes))) => with_token(agent.put(&url))
+            .content_type(content_type)
+            .send(&bytes[..]),
+        (method, _) => panic!("no such request in these tests: {method}"),
+    };
+    let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .expect("reading the body");
+    Answer {
+        status: response.status().as_u16(),
+        body,
+        content_type,
+    }
+}
+
+/// The example campaign's TOML.
+pub fn example_campaign() -> String {
+    std::fs::read_to_string(mailrules_integration::root().join("examples/campaign.toml")).unwrap()
+}
+
+/// The example campaign's id.
+pub const CAMPAIGN: &str = "autumn-picks-2026";
+
+/// The lines `mailrules eval` prints for `rule` over `profiles` with the
+/// example campaign.
+pub fn cli_eval(rule: &Path, profiles: &Path, explain: bool) -> Vec<u8> {
+    let mut command = Command::new(mailrules_bin());
+    command
+        .args(["eval", "--quiet", "--no-cache", "--rules"])
+        .arg(rule)
+        .arg("--campaign")
+        .arg(mailrules_integration::root().join("examples/campaign.toml"))
+        .arg("--profiles")
+        .arg(profiles);
+    if explain {
+        command.arg("--explain");
+    }
+    let output = command.output().expect("mailrules eval runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
