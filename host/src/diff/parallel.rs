@@ -89,13 +89,7 @@ mod tests {
             0..1_000u64,
             3,
             7,
-            |first, chunk| {
-                chunk
-                    .into_iter()
-                    .zip(first..)
-                    .map(|(value, index)| (value, index))
-                    .collect()
-            },
+            |first, chunk| chunk.into_iter().zip(first..).collect(),
             |pair| seen.push(pair),
         );
         assert_eq!(seen.len(), 1_000);
