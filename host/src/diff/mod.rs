@@ -89,14 +89,7 @@ pub fn run(
         records,
         jobs,
         chunk_len(active.reuse(), candidate.reuse()),
-        |first, chunk| {
-            let mut sessions = (active.session(), candidate.session());
-            chunk
-                .into_iter()
-                .zip(first..)
-                .map(|(record, index)| compare(&mut sessions, (active, candidate), index, record))
-                .collect::<Vec<_>>()
-        },
+        |first, chunk| compare_chunk((active, candidate), first, chunk),
         |compared| tally.record(compared),
     );
     Ok(tally.report())
@@ -122,21 +115,41 @@ fn chunk_len(a: u64, b: u64) -> usize {
     CHUNK.div_ceil(unit) * unit
 }
 
-/// Both sides of one record.
-fn compare(
-    sessions: &mut (Session<'_>, Session<'_>),
-    evaluators: (&Evaluator, &Evaluator),
-    index: u64,
-    record: ProfileRecord,
-) -> Compared {
-    let Ok(profile) = record.profile else {
-        return Compared::Unreadable;
+/// Both sides of every record of a chunk starting at input position
+/// `first`: the active rule over the whole chunk, then the candidate (one
+/// rule at a time keeps each rule's instances warm).
+fn compare_chunk(
+    (active, candidate): (&Evaluator, &Evaluator),
+    first: u64,
+    chunk: Vec<ProfileRecord>,
+) -> Vec<Compared> {
+    let profiles: Vec<Option<Arc<Profile>>> = chunk
+        .into_iter()
+        .map(|record| record.profile.ok().map(Arc::new))
+        .collect();
+    let sides = |evaluator: &Evaluator| -> Vec<Option<Side>> {
+        let mut session = evaluator.session();
+        profiles
+            .iter()
+            .zip(first..)
+            .map(|(profile, index)| {
+                let profile = profile.as_ref()?;
+                Some(side(&mut session, evaluator, index, profile))
+            })
+            .collect()
     };
-    let profile = Arc::new(profile);
-    Compared::Profile {
-        active: Box::new(side(&mut sessions.0, evaluators.0, index, &profile)),
-        candidate: Box::new(side(&mut sessions.1, evaluators.1, index, &profile)),
-    }
+    let (before, after) = (sides(active), sides(candidate));
+    before
+        .into_iter()
+        .zip(after)
+        .map(|pair| match pair {
+            (Some(active), Some(candidate)) => Compared::Profile {
+                active: Box::new(active),
+                candidate: Box::new(candidate),
+            },
+            _ => Compared::Unreadable,
+        })
+        .collect()
 }
 
 /// One rule's outcome for one profile, as [`crate::run::process`] decides
