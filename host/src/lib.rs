@@ -13,6 +13,7 @@ pub mod campaign;
 pub mod compile_cache;
 pub mod component_bounds;
 pub mod counts;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod evaluate;

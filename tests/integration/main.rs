@@ -6,6 +6,7 @@ mod cli;
 mod containment;
 mod crash;
 mod determinism;
+mod diff;
 mod evaluation_bounds;
 mod faults;
 mod harness;

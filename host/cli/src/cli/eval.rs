@@ -61,11 +61,21 @@ pub struct EvalArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(super) enum FormatArg {
     /// One JSON object per line.
     Jsonl,
     /// A stream of MessagePack maps.
     Msgpack,
+}
+
+impl FormatArg {
+    /// The library's name for the format.
+    pub(super) fn format(self) -> ProfileFormat {
+        match self {
+            FormatArg::Jsonl => ProfileFormat::JsonLines,
+            FormatArg::Msgpack => ProfileFormat::MessagePack,
+        }
+    }
 }
 
 /// Evaluates every profile; exit code 0 when the run completed and every
@@ -85,10 +95,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             c.granted
         );
     }
-    let format = args.format.map(|f| match f {
-        FormatArg::Jsonl => ProfileFormat::JsonLines,
-        FormatArg::Msgpack => ProfileFormat::MessagePack,
-    });
+    let format = args.format.map(FormatArg::format);
     let reader = ProfileReader::open(&args.profiles, format)?;
     let bytes_read = reader.bytes_read();
     let progress = super::progress_bar(&args.profiles);

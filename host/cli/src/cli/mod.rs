@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands.
 
 mod check;
+mod diff;
 mod eval;
 mod journal;
 mod options;
@@ -38,6 +39,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a rule for every profile; one JSON object per profile on stdout.
     Eval(eval::EvalArgs),
+    /// Compare a candidate rule with the active one on the same profiles:
+    /// what would change for the recipients.
+    Diff(diff::DiffArgs),
     /// Show one recipient's decision, its reasons and the rendered message.
     Preview(preview::PreviewArgs),
     /// Deliver the campaign (SMTP relay, Maildir or .eml files), resumable.
@@ -55,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Preview(args) => preview::run(args),
         Command::Send(args) => send::run(args),
         Command::Report(args) => report::run(args),
