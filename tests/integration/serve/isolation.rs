@@ -76,6 +76,11 @@ fn a_token_reaches_only_its_own_tenant() {
         ),
         (
             "POST",
+            format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/diff?candidate=secret-v1"),
+            Some(("application/x-ndjson", profile.to_vec())),
+        ),
+        (
+            "POST",
             format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/sends"),
             Some(("application/x-ndjson", profile.to_vec())),
         ),

@@ -117,6 +117,37 @@ fn a_provider_hosts_two_tenants_from_upload_to_send_and_restart() {
         String::from_utf8_lossy(&cli_eval(&seed, &profiles_path, true))
     );
 
+    // The shadow diff over HTTP is the report `mailrules diff` gives.
+    let diff = server.call(
+        "POST",
+        &format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/diff?candidate=v2"),
+        Some(&acme),
+        Some(("application/x-ndjson", profiles.clone())),
+    );
+    assert_eq!(diff.status, 200, "{}", diff.text());
+    let output = std::process::Command::new(mailrules_integration::mailrules_bin())
+        .args(["diff", "--json", "--no-cache", "--rules"])
+        .arg(&seed)
+        .arg("--candidate")
+        .arg(&misbehaving)
+        .arg("--campaign")
+        .arg(root().join("examples/campaign.toml"))
+        .arg("--profiles")
+        .arg(&profiles_path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cli_diff: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(diff.json(), cli_diff);
+    assert_eq!(diff.json()["profiles"], 24);
+    let unknown = server.call(
+        "POST",
+        &format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/diff?candidate=v404"),
+        Some(&acme),
+        Some(("application/x-ndjson", profiles.clone())),
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+
     // A canary: v2 serves the recipients whose stable bucket is in 50%.
     let canary = server.call(
         "PUT",

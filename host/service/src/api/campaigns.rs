@@ -163,3 +163,49 @@ pub(super) fn send_or_give_up(
         }
     }
 }
+
+/// Options of `diff`.
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    /// The candidate version.
+    candidate: String,
+    /// The time rules see (RFC 3339); default the campaign's `now`.
+    now: Option<String>,
+}
+
+/// The shadow diff: the active version and `candidate` on the same
+/// profiles, and what would change if the candidate were activated.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/campaigns/{campaign}/diff",
+    params(("candidate" = String, Query, description = "the candidate version"),
+           ("now" = Option<String>, Query, description = "RFC 3339 time rules see")),
+    request_body(content = String, content_type = "application/x-ndjson"),
+    responses((status = 200, description = "the diff report"),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody),
+              (status = 413, body = super::ErrorBody)),
+    security(("tenant" = [])))]
+pub async fn diff(
+    State(state): State<ApiState>,
+    Path((tenant, campaign)): Path<(String, String)>,
+    query: Result<Query<DiffQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<mailrules::diff::DiffReport>, ApiError> {
+    auth::tenant(&state, &headers, &tenant)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
+    let body = body.map_err(body_error)?;
+    let now = query
+        .now
+        .as_deref()
+        .map(mailrules::profile::parse_time)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid-now", format!("now: {e}")))?;
+    let format = profile_format(&headers);
+    let _guard = state.hosting.begin_request(&tenant)?;
+    Ok(Json(
+        blocking(&state, move |hosting| {
+            let records = hosting.read_profiles(body, format)?;
+            hosting.diff(&tenant, &campaign, &query.candidate, records, now)
+        })
+        .await?,
+    ))
+}

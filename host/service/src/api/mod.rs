@@ -81,6 +81,10 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
             post(campaigns::eval).layer(profiles),
         )
         .route(
+            "/v1/tenants/{tenant}/campaigns/{campaign}/diff",
+            post(campaigns::diff).layer(profiles),
+        )
+        .route(
             "/v1/tenants/{tenant}/campaigns/{campaign}/sends",
             post(sends::start).layer(profiles),
         )

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
         super::tenants::create, super::tenants::list,
         super::rules::upload, super::rules::list, super::rules::activate,
         super::rules::set_canary, super::rules::clear_canary, super::rules::logs,
-        super::campaigns::put, super::campaigns::get, super::campaigns::eval,
+        super::campaigns::put, super::campaigns::get, super::campaigns::eval, super::campaigns::diff,
         super::sends::start, super::sends::get, super::sends::list,
         super::observe::health, super::observe::metrics,
     ),

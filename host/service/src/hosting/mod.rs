@@ -5,6 +5,7 @@
 //! can embed it without HTTP.
 
 mod campaigns;
+mod diff;
 mod error;
 mod evaluate;
 mod rules;
