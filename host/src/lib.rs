@@ -26,6 +26,7 @@ pub mod profile_reader;
 pub mod registry;
 pub mod reserved;
 pub mod rule;
+pub mod rule_facts;
 pub mod run;
 mod same_refusals;
 pub mod sandbox;

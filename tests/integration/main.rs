@@ -19,6 +19,7 @@ mod preview;
 mod reference_pack;
 mod registry;
 mod relay_tls;
+mod rule_facts;
 mod rule_invented_ids;
 mod send_local;
 mod template_memory;
