@@ -8,6 +8,7 @@
 
 #[allow(missing_docs)]
 pub mod bindings;
+pub mod breaker;
 pub mod bucket;
 pub mod campaign;
 pub mod compile_cache;

@@ -2,6 +2,7 @@
 //! script, run by the real host (library and CLI).
 
 mod batch_mode;
+mod breaker;
 mod cli;
 mod containment;
 mod crash;
