@@ -57,6 +57,10 @@ pub enum Failure {
     /// The rule was not run: the operator turned rules off and every
     /// recipient gets the campaign's fallback.
     RulesOff,
+    /// The rule was not run: it failed too often lately and its circuit
+    /// breaker (see [`crate::breaker`]) is open. The recipient gets what a
+    /// failure gets under the campaign's policy: the fallback, or a skip.
+    BreakerOpen,
     /// The host had no room to run the rule (every instance slot of the
     /// pool in use for longer than the evaluator waits): not the rule's
     /// fault, and not a decision. The recipient should be tried again later.
@@ -70,6 +74,27 @@ impl Failure {
     /// The code of [`Failure::HostUnavailable`].
     pub const HOST_UNAVAILABLE: &'static str = "host-unavailable";
 
+    /// The code of [`Failure::BreakerOpen`].
+    pub const BREAKER_OPEN: &'static str = "breaker-open";
+
+    /// Whether the failure is the rule's own doing, and so counts towards
+    /// tripping its circuit breaker: a trap, a deadline, running out of fuel
+    /// or memory, a stack overflow, a decision the host refused, or an error
+    /// the rule reported. Not the host's lack of room, not a rule that was
+    /// not run (rules off, breaker open).
+    pub fn counts_against_rule(&self) -> bool {
+        match self {
+            Failure::OutOfFuel { .. }
+            | Failure::Timeout { .. }
+            | Failure::OutOfMemory { .. }
+            | Failure::StackOverflow
+            | Failure::Trap { .. }
+            | Failure::RuleError { .. }
+            | Failure::InvalidDecision { .. } => true,
+            Failure::RulesOff | Failure::BreakerOpen | Failure::HostUnavailable { .. } => false,
+        }
+    }
+
     /// A short, stable code for counting and policy.
     pub fn code(&self) -> &'static str {
         match self {
@@ -81,6 +106,7 @@ impl Failure {
             Failure::RuleError { .. } => "rule-error",
             Failure::InvalidDecision { .. } => "invalid-decision",
             Failure::RulesOff => "rules-off",
+            Failure::BreakerOpen => Failure::BREAKER_OPEN,
             Failure::HostUnavailable { .. } => Failure::HOST_UNAVAILABLE,
         }
     }
@@ -108,6 +134,7 @@ impl std::fmt::Display for Failure {
             }
             Failure::InvalidDecision { detail } => f.write_str(detail),
             Failure::RulesOff => f.write_str("rules turned off: fallback selections"),
+            Failure::BreakerOpen => f.write_str("the rule failed too often lately and was not run"),
             Failure::HostUnavailable { detail } => {
                 write!(f, "the host had no room to run the rule: {detail}")
             }
@@ -135,6 +162,20 @@ pub struct Evaluation {
     /// Whether the canary rule (see [`Evaluator::with_canary`]) served this
     /// recipient rather than the main rule.
     pub canary: bool,
+}
+
+impl Evaluation {
+    /// The evaluation of a rule that was not run because its circuit
+    /// breaker is open: [`Failure::BreakerOpen`], no fuel, no time.
+    pub fn breaker_open() -> Self {
+        Evaluation {
+            result: Err(Failure::BreakerOpen),
+            fuel_used: Some(0),
+            elapsed: Duration::ZERO,
+            log: String::new(),
+            log_dropped: 0,
+        }
+    }
 }
 
 /// How long an evaluation waits, by default, for an instance slot when the

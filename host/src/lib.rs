@@ -8,6 +8,7 @@
 
 #[allow(missing_docs)]
 pub mod bindings;
+pub mod breaker;
 pub mod bucket;
 pub mod campaign;
 pub mod compile_cache;
@@ -27,6 +28,7 @@ pub mod profile_reader;
 pub mod registry;
 pub mod reserved;
 pub mod rule;
+pub mod rule_facts;
 pub mod run;
 mod same_refusals;
 pub mod sandbox;

@@ -250,6 +250,24 @@ pub fn apply_experiments(outcome: &mut Outcome, campaign: &Campaign) {
     outcome.subject = Some(arm.clone());
 }
 
+/// The outcome of a recipient whose rule was not run because its circuit
+/// breaker is open (see [`crate::breaker`]): like any failure of the rule,
+/// the campaign's fallback or a skip as its failure policy says, with
+/// reason `breaker-open`. Unlike [`Failure::RulesOff`], which the operator
+/// chooses and which always sends the fallback, an open breaker follows
+/// the campaign. Consent is checked first, as for a rule that runs
+/// ([`consent_refused`]).
+pub fn breaker_open(profile: &Profile, campaign: &Campaign, limits: &Limits) -> Outcome {
+    consent_refused(profile).unwrap_or_else(|| {
+        outcome(
+            profile.id.clone(),
+            Evaluation::breaker_open(),
+            campaign,
+            limits,
+        )
+    })
+}
+
 /// Turns an evaluation into the recipient's outcome: a valid decision as
 /// is, a failure into the fallback or a skip as the campaign says. A host
 /// without room to run the rule ([`Failure::HostUnavailable`]) is no
@@ -373,6 +391,40 @@ blocks = { hero = "h1", footer = "f1" }
             Err(Failure::InvalidDecision { detail }) => detail,
             other => panic!("expected an invalid decision, got {other:?}"),
         }
+    }
+
+    fn profile(consent: bool) -> Profile {
+        let json =
+            format!(r#"{{"id":"r1","email":"r@x.y","consent":{{"email_marketing":{consent}}}}}"#);
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn an_open_breaker_follows_the_failure_policy_and_consent() {
+        let limits = Limits::default();
+        let mut campaign = campaign();
+        let fallback = breaker_open(&profile(true), &campaign, &limits);
+        assert_eq!(fallback.status, Status::Fallback);
+        assert_eq!(
+            fallback.reason.as_deref(),
+            Some("breaker-open: the rule failed too often lately and was not run")
+        );
+        assert_eq!(fallback.subject.as_deref(), Some("s1"));
+        assert_eq!(
+            fallback.blocks.unwrap().0,
+            vec![("hero".into(), "h1".into()), ("footer".into(), "f1".into())]
+        );
+        assert_eq!(fallback.fuel, Some(0));
+        campaign.failure_policy = FailurePolicy::Skip;
+        let skipped = breaker_open(&profile(true), &campaign, &limits);
+        assert_eq!(skipped.status, Status::Skipped);
+        assert!(skipped.subject.is_none());
+        assert_eq!(
+            breaker_open(&profile(false), &campaign, &limits)
+                .reason
+                .as_deref(),
+            Some(NO_CONSENT)
+        );
     }
 
     #[test]

@@ -115,6 +115,39 @@ fn check_describes_a_valid_rule_and_refuses_a_forbidden_one() {
 }
 
 #[test]
+fn check_names_the_fields_read_and_with_a_campaign_the_fuel_on_extremes() {
+    let seed = rule("seed-segments");
+    let plain = mailrules(&["check", "--no-cache", seed.to_str().unwrap()]);
+    assert!(plain.status.success());
+    let stdout = text(&plain.stdout);
+    assert!(
+        stdout.contains(
+            "\nreads    9 profile fields: cart, engagement, has-viewed-category, last-visit-at, \
+             order-categories, orders, subscribed-at, viewed-categories, viewed-products\n"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("fuel "), "{stdout}");
+    let measured = mailrules(&[
+        "check",
+        "--no-cache",
+        seed.to_str().unwrap(),
+        "--campaign",
+        "examples/campaign.toml",
+    ]);
+    assert!(measured.status.success());
+    let stdout = text(&measured.stdout);
+    let tail: Vec<&str> = stdout.lines().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        [
+            "fuel     smallest profile: 4913 of 10000000 units, suppressed",
+            "fuel     largest profile (order-categories): 10000000 of 10000000 units, out-of-fuel",
+        ]
+    );
+}
+
+#[test]
 fn a_broken_campaign_is_reported_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("broken.toml");

@@ -2,6 +2,7 @@
 //! script, run by the real host (library and CLI).
 
 mod batch_mode;
+mod breaker;
 mod cli;
 mod containment;
 mod crash;
@@ -20,6 +21,7 @@ mod preview;
 mod reference_pack;
 mod registry;
 mod relay_tls;
+mod rule_facts;
 mod rule_invented_ids;
 mod send_local;
 mod serve;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -13,13 +14,25 @@ pub struct CheckArgs {
     /// The rule component (.wasm).
     #[arg(value_name = "RULE.wasm")]
     rule: PathBuf,
+    /// Also measure the fuel the rule uses for this campaign on the largest
+    /// and the smallest profile the host accepts.
+    #[arg(long, value_name = "CAMPAIGN.toml")]
+    campaign: Option<PathBuf>,
+    /// The time rules see as `now` (RFC 3339) with `--campaign` [default:
+    /// the campaign's `now`, else the current time].
+    #[arg(long, value_name = "TIME", requires = "campaign")]
+    now: Option<String>,
     #[command(flatten)]
     engine: EngineOptions,
 }
 
 /// Validates the rule and prints what it is.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (_engine, rule) = args.engine.load(&args.rule)?;
+    let campaign = match &args.campaign {
+        Some(path) => Some(Arc::new(mailrules::Campaign::load(path)?)),
+        None => None,
+    };
+    let (engine, rule) = args.engine.load(&args.rule)?;
     let info = &rule.info;
     println!("rule     {}", info.path.display());
     println!("status   ok: a mailrules rule the host will run");
@@ -39,6 +52,33 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     println!("imports  {}", info.imports.len());
     for import in &info.imports {
         println!("  {import}");
+    }
+    let fields = mailrules::rule_facts::profile_fields(&engine, &rule);
+    println!(
+        "reads    {} profile fields: {}",
+        fields.len(),
+        fields.join(", ")
+    );
+    if let Some(campaign) = campaign {
+        let now = super::campaign_time(args.now.as_deref(), &campaign)?;
+        let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+        let budget = limits.fuel;
+        let facts = mailrules::rule_facts::fuel_on_extremes(&engine, &rule, campaign, limits, now);
+        let fuel = |fuel: Option<u64>| match fuel {
+            Some(fuel) => format!("{fuel} of {budget}"),
+            None => "unknown (deadline)".to_string(),
+        };
+        println!(
+            "fuel     largest profile ({}): {} units, {}",
+            facts.max_profile_shape,
+            fuel(facts.max_profile),
+            facts.max_profile_outcome
+        );
+        println!(
+            "fuel     smallest profile: {} units, {}",
+            fuel(facts.min_profile),
+            facts.min_profile_outcome
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
