@@ -10,6 +10,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::Rules;
 use crate::bindings::types::{Decision, ErrorCode};
+use crate::breaker::{Admission, Breaker, Transition};
 use crate::campaign::Campaign;
 use crate::engine::RuleEngine;
 use crate::limits::Limits;
@@ -174,6 +175,7 @@ impl Evaluation {
             elapsed: Duration::ZERO,
             log: String::new(),
             log_dropped: 0,
+            canary: false,
         }
     }
 }
@@ -199,6 +201,7 @@ pub struct Evaluator {
     engine: RuleEngine,
     rule: LoadedRule,
     canary: Option<(LoadedRule, u8)>,
+    breakers: Option<Breakers>,
     campaign: Arc<Campaign>,
     limits: Limits,
     now: i64,
@@ -209,6 +212,22 @@ pub struct Evaluator {
 }
 
 type CallResult = wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>>;
+
+/// Called when a breaker changes state: whether it is the canary's, and
+/// the change.
+pub type OnTransition = Arc<dyn Fn(bool, &Transition) + Send + Sync>;
+
+/// The circuit breakers an evaluator consults (see
+/// [`Evaluator::with_breakers`]).
+#[derive(Clone)]
+pub struct Breakers {
+    /// The main rule's breaker.
+    pub main: Arc<Breaker>,
+    /// The canary's breaker, when there is a canary.
+    pub canary: Option<Arc<Breaker>>,
+    /// Told of every change of state.
+    pub on_transition: Option<OnTransition>,
+}
 
 /// A live rule instance kept for the next evaluation (batch mode).
 struct Live {
@@ -232,6 +251,7 @@ impl Evaluator {
             engine: engine.clone(),
             rule: rule.clone(),
             canary: None,
+            breakers: None,
             campaign,
             limits,
             now,
@@ -278,6 +298,25 @@ impl Evaluator {
     pub fn with_canary(mut self, rule: &LoadedRule, percent: u8) -> Self {
         self.canary = Some((rule.clone(), percent.min(100)));
         self
+    }
+
+    /// Circuit breakers: before each evaluation the breaker of the rule
+    /// that would serve the recipient is asked; while it is open the rule
+    /// is not run and the evaluation is [`Failure::BreakerOpen`]. Every
+    /// result is recorded with it; only the rule's own failures (see
+    /// [`Failure::counts_against_rule`]) count against it.
+    pub fn with_breakers(mut self, breakers: Breakers) -> Self {
+        self.breakers = Some(breakers);
+        self
+    }
+
+    fn breaker(&self, canary: bool) -> Option<&Arc<Breaker>> {
+        let breakers = self.breakers.as_ref()?;
+        if canary {
+            breakers.canary.as_ref()
+        } else {
+            Some(&breakers.main)
+        }
     }
 
     /// Whether the canary serves `profile_id`.
@@ -529,6 +568,39 @@ impl Session<'_> {
                 canary: false,
             };
         }
+        let breaker = evaluator.breaker(canary);
+        if breaker.is_some_and(|b| b.admit(Instant::now()) == Admission::Open) {
+            return Evaluation {
+                canary,
+                ..Evaluation::breaker_open()
+            };
+        }
+        let evaluation = self.run(index, profile, canary, started);
+        if let Some(breaker) = breaker {
+            let failed = evaluation
+                .result
+                .as_ref()
+                .is_err_and(Failure::counts_against_rule);
+            if let Some(transition) = breaker.record(Instant::now(), failed)
+                && let Some(notify) = evaluator
+                    .breakers
+                    .as_ref()
+                    .and_then(|b| b.on_transition.as_ref())
+            {
+                notify(canary, &transition);
+            }
+        }
+        evaluation
+    }
+
+    fn run(
+        &mut self,
+        index: u64,
+        profile: Arc<Profile>,
+        canary: bool,
+        started: Instant,
+    ) -> Evaluation {
+        let evaluator = self.evaluator;
         if index.is_multiple_of(evaluator.reuse) {
             self.live = None;
         }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mailrules::breaker::BreakerConfig;
 use mailrules::limits::OperatorLimits;
 use mailrules::send::DeliveryOptions;
 
@@ -62,6 +63,8 @@ pub struct ServiceConfig {
     pub caps: RequestCaps,
     /// How sends deliver (threads, retries).
     pub delivery: DeliveryOptions,
+    /// When a rule version's circuit breaker opens and closes.
+    pub breaker: BreakerConfig,
 }
 
 impl ServiceConfig {
@@ -76,6 +79,7 @@ impl ServiceConfig {
                 connections: 4,
                 ..DeliveryOptions::default()
             },
+            breaker: BreakerConfig::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ mod restart;
 mod walkthrough;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use mailrules_integration::mailrules_bin;
@@ -20,8 +20,6 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// Its data directory.
-    pub data_dir: PathBuf,
 }
 
 impl Server {
@@ -47,11 +45,7 @@ impl Server {
             .strip_prefix("mailrules: serving on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Server {
-            child,
-            base,
-            data_dir: data_dir.to_path_buf(),
-        }
+        Server { child, base }
     }
 
     /// `kill -9`.

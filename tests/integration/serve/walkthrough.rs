@@ -80,6 +80,24 @@ fn a_provider_hosts_two_tenants_from_upload_to_send_and_restart() {
         std::fs::metadata(&seed).unwrap().len()
     );
     assert_eq!(facts["sha256"].as_str().unwrap().len(), 64);
+    // The profile fields it can read, from its imports, and its fuel on the
+    // largest profile the host accepts (all of the default budget).
+    assert_eq!(
+        facts["profile_fields"],
+        serde_json::json!([
+            "cart",
+            "engagement",
+            "has-viewed-category",
+            "last-visit-at",
+            "order-categories",
+            "orders",
+            "subscribed-at",
+            "viewed-categories",
+            "viewed-products"
+        ])
+    );
+    assert_eq!(facts["max_profile_fuel"], 10_000_000, "{facts}");
+    assert_eq!(facts["max_profile_outcome"], "out-of-fuel", "{facts}");
     assert_eq!(server.upload("acme", &acme, "v2", &misbehaving).status, 201);
     assert_eq!(server.upload("globex", &globex, "v1", &seed).status, 201);
     // Versions are immutable.
@@ -136,7 +154,11 @@ fn a_provider_hosts_two_tenants_from_upload_to_send_and_restart() {
         .arg(&profiles_path)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let cli_diff: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(diff.json(), cli_diff);
     assert_eq!(diff.json()["profiles"], 24);

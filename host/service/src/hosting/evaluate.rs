@@ -46,9 +46,6 @@ impl Served {
     }
 }
 
-/// Profiles handed to one evaluation job.
-pub(crate) const CHUNK: usize = 16;
-
 impl Hosting {
     /// Parses a request's profiles, within the caps on size and count.
     pub fn read_profiles(
@@ -106,6 +103,8 @@ impl Hosting {
         if let Some(canary) = &routing.canary {
             evaluator = evaluator.with_canary(&canary.version.rule, canary.percent);
         }
+        let canary_name = routing.canary.as_ref().map(|c| c.version.name.as_str());
+        evaluator = evaluator.with_breakers(self.breakers_for(tenant, &active.name, canary_name));
         Ok((
             Served {
                 evaluator,

@@ -4,6 +4,7 @@
 //! [`RuleRegistry`]. The HTTP API is a thin layer over it, and a provider
 //! can embed it without HTTP.
 
+mod breakers;
 mod campaigns;
 mod diff;
 mod error;
@@ -46,6 +47,7 @@ pub struct Hosting {
     /// Requests in progress per tenant.
     in_progress: Mutex<HashMap<String, usize>>,
     sends: sends::Running,
+    breakers: breakers::BreakerBoard,
     metrics: Metrics,
     logs: GuestLogs,
 }
@@ -71,10 +73,12 @@ impl Hosting {
             tenants: Mutex::new(HashMap::new()),
             in_progress: Mutex::new(HashMap::new()),
             sends: sends::Running::default(),
+            breakers: breakers::BreakerBoard::new(config.breaker.clone()),
             metrics,
             logs: GuestLogs::default(),
             config,
         });
+        hosting.start_breaker_events();
         hosting.load_routing()?;
         hosting.resume_sends()?;
         Ok(hosting)

@@ -2,6 +2,11 @@
 //! activate (also to roll back), canary, and loading on demand.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use mailrules::campaign::Campaign;
+use mailrules::limits::{RequestedLimits, resolve_within};
+use mailrules::rule_facts::{fuel_on_extremes, profile_fields};
 
 use mailrules::registry::Version;
 use mailrules::rule::LoadedRule;
@@ -25,7 +30,42 @@ pub struct RuleFacts {
     pub compile_ms: f64,
     /// Everything it imports.
     pub imports: Vec<String>,
+    /// The profile fields it can read: the getters its imports name.
+    pub profile_fields: Vec<String>,
+    /// Fuel on the most expensive of the largest profiles the host accepts
+    /// (`None` when it ran into its deadline), under the default limits
+    /// (within the tenant's ceiling): a budget known before any customer
+    /// data flows.
+    pub max_profile_fuel: Option<u64>,
+    /// How that evaluation ended (`ok`, `out-of-fuel`, …).
+    pub max_profile_outcome: String,
+    /// Which largest profile it was (the field that got the byte budget).
+    pub max_profile_shape: String,
+    /// Fuel on the smallest profile.
+    pub min_profile_fuel: Option<u64>,
 }
+
+/// The campaign the upload-time fuel figures are measured with: one
+/// subject, one preheader, no blocks. A rule's cost depends on the
+/// profile far more than on the campaign; the figures are comparable
+/// across versions and tenants because the campaign is always this one.
+const FACTS_CAMPAIGN: &str = r#"
+id = "upload-facts"
+now = "2026-01-01T00:00:00Z"
+
+[[subject]]
+id = "default"
+text = "-"
+
+[[preheader]]
+id = "default"
+text = "-"
+
+[fallback]
+subject = "default"
+preheader = "default"
+blocks = {}
+"#;
 
 /// The answer to an upload.
 #[derive(Debug, Clone, Serialize)]
@@ -109,13 +149,7 @@ impl Hosting {
                 code: "invalid-rule",
                 message: error.to_string(),
             })?;
-        let facts = RuleFacts {
-            world_version: rule.info.world_version.clone(),
-            size: rule.info.size,
-            sha256: rule.info.sha256.clone(),
-            compile_ms: rule.info.load_time.as_secs_f64() * 1000.0,
-            imports: rule.info.imports.clone(),
-        };
+        let facts = self.facts(tenant, &rule)?;
         let sha256 = self.store.put_component(bytes)?;
         let stored = serde_json::to_value(&facts)
             .map_err(|e| HostingError::Internal(format!("rule facts: {e}")))?;
@@ -127,6 +161,30 @@ impl Hosting {
             tenant: tenant.to_string(),
             version: version.to_string(),
             facts,
+        })
+    }
+
+    /// Everything known about a loaded rule before it sees customer data.
+    fn facts(&self, tenant: &str, rule: &LoadedRule) -> Result<RuleFacts, HostingError> {
+        let campaign = Campaign::parse(FACTS_CAMPAIGN, Path::new("upload-facts.toml"))
+            .map_err(|e| HostingError::Internal(format!("the facts campaign: {e}")))?;
+        let now = campaign.now.unwrap_or_default();
+        // The default limits (within the tenant's ceiling): what a
+        // campaign that asks for nothing gets.
+        let (limits, _) =
+            resolve_within(&RequestedLimits::default(), &self.tenant_ceiling(tenant)?);
+        let fuel = fuel_on_extremes(&self.engine, rule, Arc::new(campaign), limits, now);
+        Ok(RuleFacts {
+            world_version: rule.info.world_version.clone(),
+            size: rule.info.size,
+            sha256: rule.info.sha256.clone(),
+            compile_ms: rule.info.load_time.as_secs_f64() * 1000.0,
+            imports: rule.info.imports.clone(),
+            profile_fields: profile_fields(&self.engine, rule),
+            max_profile_fuel: fuel.max_profile,
+            max_profile_outcome: fuel.max_profile_outcome,
+            max_profile_shape: fuel.max_profile_shape.to_string(),
+            min_profile_fuel: fuel.min_profile,
         })
     }
 

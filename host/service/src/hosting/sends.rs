@@ -246,6 +246,9 @@ impl Hosting {
             let canary = self.loaded(tenant, version)?;
             evaluator = evaluator.with_canary(&canary.rule, *percent);
         }
+        let canary_name = plan.canary.as_ref().map(|(version, _)| version.as_str());
+        evaluator =
+            evaluator.with_breakers(self.breakers_for(tenant, &record.rule_version, canary_name));
         let transport: Box<dyn Transport> = match self.tenant_settings(tenant)?.relay {
             Some(url) => Box::new(
                 SmtpRelay::new(
