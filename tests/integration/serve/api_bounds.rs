@@ -52,7 +52,7 @@ fn bad_requests_get_clear_client_errors() {
     let forbidden = server.upload("acme", &acme, "v1", &rule("forbidden-import"));
     assert_eq!(forbidden.status, 422);
     assert!(forbidden.text().contains("import"), "{}", forbidden.text());
-    let bad_name = server.upload("acme", &acme, "V 1", &rule("seed-segments"));
+    let bad_name = server.upload("acme", &acme, "V%201", &rule("seed-segments"));
     assert_eq!(bad_name.status, 400, "{}", bad_name.text());
     assert_eq!(server.activate("acme", &acme, "v404").status, 404);
 

@@ -66,16 +66,17 @@ fn a_send_killed_mid_way_resumes_after_a_restart_with_nobody_lost() {
     );
     assert!(before < 3_000, "the kill came too late to test anything");
 
-    // Every delivered recipient has a message in the Maildir.
+    // Every delivered recipient has a message in the Maildir (the
+    // Message-ID is made from the recipient's profile id).
     let mut recipients = BTreeSet::new();
     for entry in std::fs::read_dir(&maildir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let to = text
+        let id = text
             .lines()
-            .find_map(|l| l.strip_prefix("To: "))
-            .expect("a To header")
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .expect("a Message-ID header")
             .to_string();
-        recipients.insert(to);
+        recipients.insert(id);
     }
     assert_eq!(recipients.len() as u64, delivered);
 }
