@@ -4,6 +4,7 @@
 
 use std::sync::atomic::AtomicI64;
 
+use mailrules::evaluate::Failure;
 use mailrules::outcome::Outcome;
 use mailrules::reserved::HOST_CODES;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -77,8 +78,8 @@ pub struct Metrics {
 }
 
 fn fuel_histogram() -> Histogram {
-    // 1,000 to about 10^10 units of fuel.
-    Histogram::new(exponential_buckets(1_000.0, 4.0, 17))
+    // 1,000 to about 4 × 10^9 units of fuel.
+    Histogram::new(exponential_buckets(1_000.0, 4.0, 12))
 }
 
 fn latency_histogram() -> Histogram {
@@ -199,9 +200,10 @@ pub fn reason_label(reason: Option<&str>) -> &'static str {
     let Some(reason) = reason else {
         return "none";
     };
-    let head = reason.split(':').next().unwrap_or(reason);
+    let head = reason.split(':').next().unwrap_or(reason).trim();
     HOST_CODES
         .iter()
+        .chain(&[Failure::HOST_UNAVAILABLE])
         .find(|code| **code == head)
         .copied()
         .unwrap_or("rule")
@@ -217,6 +219,11 @@ mod tests {
         assert_eq!(reason_label(Some("trap: unreachable")), "trap");
         assert_eq!(reason_label(Some("breaker-open")), "breaker-open");
         assert_eq!(reason_label(Some("sunset")), "rule");
+        assert_eq!(
+            reason_label(Some("host-unavailable: no instance slot")),
+            "host-unavailable"
+        );
+        assert_eq!(reason_label(Some("host-anything-else")), "rule");
         assert_eq!(reason_label(Some("x-1234567")), "rule");
     }
 
@@ -233,6 +240,13 @@ mod tests {
                 reason: "none".into(),
             })
             .inc();
+        metrics
+            .breaker
+            .get_or_create(&RuleLabels {
+                tenant: "acme".into(),
+                version: "v1".into(),
+            })
+            .set(2);
         let text = metrics.encode();
         assert!(
             text.contains(
