@@ -23,10 +23,17 @@ fn a_tenant_with_a_relay_sends_through_it() {
     );
     assert_eq!(created.status, 201, "{}", created.text());
     let acme = created.json()["token"].as_str().unwrap().to_string();
-    assert_eq!(server.upload("acme", &acme, "v1", &rule("seed-segments")).status, 201);
+    assert_eq!(
+        server
+            .upload("acme", &acme, "v1", &rule("seed-segments"))
+            .status,
+        201
+    );
     assert_eq!(server.activate("acme", &acme, "v1").status, 200);
     assert_eq!(
-        server.put_campaign("acme", &acme, CAMPAIGN, &example_campaign()).status,
+        server
+            .put_campaign("acme", &acme, CAMPAIGN, &example_campaign())
+            .status,
         200
     );
     let domain = postfix::unique_domain("serve-relay");
