@@ -16,6 +16,7 @@ pub mod counts;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
+pub mod fair_share;
 pub mod id;
 pub mod limits;
 pub mod outcome;
