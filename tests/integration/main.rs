@@ -7,6 +7,7 @@ mod containment;
 mod crash;
 mod determinism;
 mod evaluation_bounds;
+mod fair_share;
 mod faults;
 mod harness;
 mod header_safety;
