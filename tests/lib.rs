@@ -4,6 +4,7 @@
 //! the real component against.
 
 pub mod generator;
+pub mod noisy;
 pub mod oracle;
 pub mod postfix;
 

@@ -10,10 +10,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, ValueEnum};
 use mailrules_bench::fixture::Fixture;
 use mailrules_bench::report::{Table, write_between_markers};
-use mailrules_bench::sections::{delivery, evaluation, isolation, load, scaling};
+use mailrules_bench::sections::{delivery, evaluation, isolation, load, noisy_neighbour, scaling};
 
 /// Benchmarks of mailrules: rule evaluation against native code and script
-/// peers, isolation and load costs, scaling, and delivery end to end.
+/// peers, isolation and load costs, scaling, delivery end to end, and a
+/// noisy neighbour.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -60,6 +61,8 @@ enum Section {
     Scaling,
     /// 5. `mailrules send` to smtp-sink against transport-only and peers.
     Delivery,
+    /// 6. A tenant's throughput with a neighbour whose rule loops.
+    NoisyNeighbour,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +101,9 @@ fn main() -> anyhow::Result<()> {
             delivery::run(&fixture, args.recipients, &args.work_dir)?,
             &mut tables,
         );
+    }
+    if wanted(Section::NoisyNeighbour) {
+        show(noisy_neighbour::run(&fixture, args.rounds)?, &mut tables);
     }
     if let Some(path) = &args.write {
         let mut text = format!(

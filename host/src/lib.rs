@@ -18,6 +18,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
+pub mod fair_share;
 pub mod id;
 pub mod limits;
 pub mod outcome;

@@ -9,6 +9,7 @@ mod crash;
 mod determinism;
 mod diff;
 mod evaluation_bounds;
+mod fair_share;
 mod faults;
 mod harness;
 mod header_safety;

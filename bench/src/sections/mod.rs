@@ -4,4 +4,5 @@ pub mod delivery;
 pub mod evaluation;
 pub mod isolation;
 pub mod load;
+pub mod noisy_neighbour;
 pub mod scaling;
