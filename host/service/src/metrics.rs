@@ -69,8 +69,10 @@ pub struct Metrics {
     pub breaker_trips: Family<RuleLabels, Counter>,
     /// Recipients of sends by fate.
     pub sends: Family<FateLabels, Counter>,
-    /// Evaluations running now.
+    /// Evaluation jobs running on the shared workers now.
     pub evaluations_in_flight: Gauge<i64, AtomicI64>,
+    /// Evaluation jobs waiting for a worker now.
+    pub evaluation_jobs_queued: Gauge<i64, AtomicI64>,
     /// Instance slots of the pool.
     pub pool_slots: Gauge<i64, AtomicI64>,
     /// HTTP responses by route and status.
@@ -105,6 +107,7 @@ impl Metrics {
             breaker_trips: Family::default(),
             sends: Family::default(),
             evaluations_in_flight: Gauge::default(),
+            evaluation_jobs_queued: Gauge::default(),
             pool_slots: Gauge::default(),
             requests: Family::default(),
             registry: Registry::default(),
@@ -140,9 +143,14 @@ impl Metrics {
             metrics.sends.clone(),
         );
         registry.register(
-            "evaluations_in_flight",
-            "Evaluations running now",
+            "evaluation_jobs_running",
+            "Evaluation jobs running on the shared workers",
             metrics.evaluations_in_flight.clone(),
+        );
+        registry.register(
+            "evaluation_jobs_queued",
+            "Evaluation jobs waiting for a worker",
+            metrics.evaluation_jobs_queued.clone(),
         );
         registry.register(
             "pool_instance_slots",

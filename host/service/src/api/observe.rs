@@ -34,7 +34,7 @@ pub async fn metrics(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.hosting.metrics().encode(),
+        state.hosting.metrics_text(),
     )
         .into_response())
 }

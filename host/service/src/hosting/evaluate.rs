@@ -7,11 +7,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use mailrules::campaign::Campaign;
 use mailrules::evaluate::Evaluator;
+use mailrules::fair_share::MapError;
 use mailrules::limits::resolve_within;
 use mailrules::profile_reader::{ProfileFormat, ProfileReader, ProfileRecord};
 use mailrules::run::{Processed, process};
 
 use super::{Hosting, HostingError};
+
+/// Most profiles handed to one evaluation job (jobs start smaller; see
+/// [`mailrules::fair_share`]).
+const CHUNK: usize = 16;
 
 /// How to evaluate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,9 +151,6 @@ impl Hosting {
         let mut out = Vec::with_capacity(32 << 10);
         let mut stopped = false;
         self.evaluate_records(tenant, served, records, |processed| {
-            if stopped {
-                return;
-            }
             let mut outcome = processed.outcome;
             if !options.explain {
                 outcome.reasons = None;
@@ -156,36 +158,50 @@ impl Hosting {
                 outcome.log = None;
             }
             if serde_json::to_writer(&mut out, &outcome).is_err() {
-                return;
+                return false;
             }
             out.push(b'\n');
             if out.len() >= 32 << 10 {
                 stopped = !sink(std::mem::take(&mut out));
             }
+            !stopped
         });
         if !stopped && !out.is_empty() {
             sink(out);
         }
     }
 
-    /// Runs every record through `served`, counting metrics and keeping
-    /// rule logs per version, and hands each result to `each` in input
-    /// order.
+    /// Runs every record through `served` on the evaluation workers shared
+    /// by all tenants (see [`mailrules::fair_share`]: the least-served busy
+    /// tenant goes next, and none holds more than its share of workers
+    /// while others wait), counting metrics and keeping rule logs per
+    /// version, and hands each result to `each` in input order. `each`
+    /// returning `false` stops the run.
     pub fn evaluate_records(
         &self,
         tenant: &str,
         served: &Served,
         records: Vec<ProfileRecord>,
-        mut each: impl FnMut(Processed),
+        mut each: impl FnMut(Processed) -> bool,
     ) {
-        let evaluator = &served.evaluator;
-        let mut session = evaluator.session();
-        for (index, record) in records.into_iter().enumerate() {
-            self.metrics.evaluations_in_flight.inc();
-            let processed = process(&mut session, evaluator, index as u64, record);
-            self.metrics.evaluations_in_flight.dec();
-            self.observe(tenant, served, &processed);
-            each(processed);
+        let evaluator = served.evaluator.clone();
+        let work = move |first: u64, chunk: Vec<ProfileRecord>| {
+            let mut session = evaluator.session();
+            chunk
+                .into_iter()
+                .zip(first..)
+                .map(|(record, index)| process(&mut session, &evaluator, index, record))
+                .collect::<Vec<Processed>>()
+        };
+        let result = self
+            .scheduler
+            .map_ordered(tenant, records, CHUNK, work, |processed| {
+                self.observe(tenant, served, &processed);
+                if each(processed) { Ok(()) } else { Err(()) }
+            });
+        match result {
+            Ok(_) | Err(MapError::Sink(())) => {}
+            Err(error) => tracing::error!(tenant, ?error, "an evaluation stopped"),
         }
     }
 

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use mailrules::campaign::Campaign;
 use mailrules::engine::RuleEngine;
+use mailrules::fair_share::FairScheduler;
 use mailrules::registry::RuleRegistry;
 
 pub use campaigns::CampaignView;
@@ -48,6 +49,8 @@ pub struct Hosting {
     in_progress: Mutex<HashMap<String, usize>>,
     sends: sends::Running,
     breakers: breakers::BreakerBoard,
+    /// The evaluation workers every tenant shares.
+    scheduler: Arc<FairScheduler>,
     metrics: Metrics,
     logs: GuestLogs,
 }
@@ -74,6 +77,7 @@ impl Hosting {
             in_progress: Mutex::new(HashMap::new()),
             sends: sends::Running::default(),
             breakers: breakers::BreakerBoard::new(config.breaker.clone()),
+            scheduler: FairScheduler::new(config.evaluation_threads),
             metrics,
             logs: GuestLogs::default(),
             config,
@@ -102,6 +106,17 @@ impl Hosting {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The metrics in Prometheus' text format, with the gauges of the
+    /// evaluation workers brought up to date.
+    pub fn metrics_text(&self) -> String {
+        let usage = self.scheduler.usage();
+        let running: usize = usage.iter().map(|u| u.running).sum();
+        let queued: usize = usage.iter().map(|u| u.queued).sum();
+        self.metrics.evaluations_in_flight.set(running as i64);
+        self.metrics.evaluation_jobs_queued.set(queued as i64);
+        self.metrics.encode()
     }
 
     /// Where a tenant's files live: sends (profiles, journal) and the
