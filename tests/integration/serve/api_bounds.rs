@@ -75,19 +75,7 @@ fn bad_requests_get_clear_client_errors() {
     assert_eq!(unknown.status, 404, "{}", unknown.text());
 
     // Profiles: over the count cap, over the body cap.
-    assert_eq!(
-        server
-            .upload("acme", &acme, "v1", &rule("seed-segments"))
-            .status,
-        201
-    );
-    assert_eq!(server.activate("acme", &acme, "v1").status, 200);
-    assert_eq!(
-        server
-            .put_campaign("acme", &acme, CAMPAIGN, &example_campaign())
-            .status,
-        200
-    );
+    server.ready_tenant("acme", &acme, "seed-segments");
     let many: String = (0..51)
         .map(|i| format!("{{\"id\": \"p-{i}\", \"email\": \"p{i}@example.com\"}}\n"))
         .collect();
@@ -143,23 +131,8 @@ fn bad_requests_get_clear_client_errors() {
 fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &["--max-requests-per-tenant", "1"]);
-    let acme = server.create_tenant("acme");
-    let globex = server.create_tenant("globex");
-    for (tenant, token) in [("acme", &acme), ("globex", &globex)] {
-        assert_eq!(
-            server
-                .upload(tenant, token, "v1", &rule("misbehaving"))
-                .status,
-            201
-        );
-        assert_eq!(server.activate(tenant, token, "v1").status, 200);
-        assert_eq!(
-            server
-                .put_campaign(tenant, token, CAMPAIGN, &example_campaign())
-                .status,
-            200
-        );
-    }
+    let acme = server.tenant_with_rule("acme", "misbehaving");
+    let globex = server.tenant_with_rule("globex", "misbehaving");
     // 20 profiles that each run to their 100 ms deadline: about 2 s.
     let slow: String = (0..20)
         .map(|i| {

@@ -85,6 +85,25 @@ impl Server {
             .to_string()
     }
 
+    /// Creates `tenant` with `component` uploaded and active as `v1` and
+    /// the example campaign; returns its token.
+    pub fn tenant_with_rule(&self, tenant: &str, component: &str) -> String {
+        let token = self.create_tenant(tenant);
+        self.ready_tenant(tenant, &token, component);
+        token
+    }
+
+    /// Uploads `component` as `v1` of an existing tenant, activates it and
+    /// puts the example campaign.
+    pub fn ready_tenant(&self, tenant: &str, token: &str, component: &str) {
+        let component = mailrules_integration::rule(component);
+        let uploaded = self.upload(tenant, token, "v1", &component);
+        assert_eq!(uploaded.status, 201, "{}", uploaded.text());
+        assert_eq!(self.activate(tenant, token, "v1").status, 200);
+        let put = self.put_campaign(tenant, token, CAMPAIGN, &example_campaign());
+        assert_eq!(put.status, 200, "{}", put.text());
+    }
+
     /// Uploads `component` as `version` of `tenant`.
     pub fn upload(&self, tenant: &str, token: &str, version: &str, component: &Path) -> Answer {
         self.call(

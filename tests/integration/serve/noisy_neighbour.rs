@@ -6,30 +6,14 @@
 
 use mailrules_integration::{generator, now, rule};
 
-use super::{CAMPAIGN, OPERATOR, Server, cli_eval, example_campaign};
+use super::{CAMPAIGN, OPERATOR, Server, cli_eval};
 
 #[test]
 fn a_looping_tenant_does_not_change_another_tenants_decisions_and_trips_its_breaker() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
-    let noisy = server.create_tenant("noisy");
-    let quiet = server.create_tenant("quiet");
-    for (tenant, token, component) in [
-        ("noisy", &noisy, "misbehaving"),
-        ("quiet", &quiet, "seed-segments"),
-    ] {
-        assert_eq!(
-            server.upload(tenant, token, "v1", &rule(component)).status,
-            201
-        );
-        assert_eq!(server.activate(tenant, token, "v1").status, 200);
-        assert_eq!(
-            server
-                .put_campaign(tenant, token, CAMPAIGN, &example_campaign())
-                .status,
-            200
-        );
-    }
+    let noisy = server.tenant_with_rule("noisy", "misbehaving");
+    let quiet = server.tenant_with_rule("quiet", "seed-segments");
     let looping: String = (0..300)
         .map(|i| {
             format!(

@@ -1,10 +1,10 @@
 //! A tenant configured with an SMTP relay: its sends go through the real
 //! Postfix on loopback, not into a Maildir.
 
-use mailrules_integration::{postfix, read_jsonl, root, rule};
+use mailrules_integration::{postfix, read_jsonl, root};
 
 use super::walkthrough::wait_for_send;
-use super::{CAMPAIGN, OPERATOR, Server, example_campaign};
+use super::{CAMPAIGN, OPERATOR, Server};
 use crate::harness::addressed_to;
 
 #[test]
@@ -23,19 +23,7 @@ fn a_tenant_with_a_relay_sends_through_it() {
     );
     assert_eq!(created.status, 201, "{}", created.text());
     let acme = created.json()["token"].as_str().unwrap().to_string();
-    assert_eq!(
-        server
-            .upload("acme", &acme, "v1", &rule("seed-segments"))
-            .status,
-        201
-    );
-    assert_eq!(server.activate("acme", &acme, "v1").status, 200);
-    assert_eq!(
-        server
-            .put_campaign("acme", &acme, CAMPAIGN, &example_campaign())
-            .status,
-        200
-    );
+    server.ready_tenant("acme", &acme, "seed-segments");
     let domain = postfix::unique_domain("serve-relay");
     let dir = tempfile::tempdir().unwrap();
     let profiles = addressed_to(

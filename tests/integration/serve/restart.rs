@@ -4,29 +4,16 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use mailrules_integration::{generator, now, rule};
+use mailrules_integration::{generator, now};
 
 use super::walkthrough::wait_for_send;
-use super::{CAMPAIGN, Server, example_campaign};
+use super::{CAMPAIGN, Server};
 
 #[test]
 fn a_send_killed_mid_way_resumes_after_a_restart_with_nobody_lost() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
-    let acme = server.create_tenant("acme");
-    assert_eq!(
-        server
-            .upload("acme", &acme, "v1", &rule("seed-segments"))
-            .status,
-        201
-    );
-    assert_eq!(server.activate("acme", &acme, "v1").status, 200);
-    assert_eq!(
-        server
-            .put_campaign("acme", &acme, CAMPAIGN, &example_campaign())
-            .status,
-        200
-    );
+    let acme = server.tenant_with_rule("acme", "seed-segments");
     let mut profiles = Vec::new();
     generator::write_jsonl(&mut profiles, 3_000, 7, now()).unwrap();
     let started = server.call(

@@ -74,6 +74,13 @@ pub struct EvalQuery {
     now: Option<String>,
 }
 
+/// The `now` query parameter (RFC 3339), if given.
+fn parse_now(now: Option<&str>) -> Result<Option<i64>, ApiError> {
+    now.map(mailrules::profile::parse_time)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid-now", format!("now: {e}")))
+}
+
 /// The profile format a request's `Content-Type` names: MessagePack for
 /// `application/msgpack` (or `x-msgpack`), JSON Lines otherwise.
 pub(super) fn profile_format(headers: &HeaderMap) -> ProfileFormat {
@@ -108,12 +115,7 @@ pub async fn eval(
 ) -> Result<Response, ApiError> {
     auth::tenant(&state, &headers, &tenant)?;
     let body = body.map_err(body_error)?;
-    let now = query
-        .now
-        .as_deref()
-        .map(mailrules::profile::parse_time)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid-now", format!("now: {e}")))?;
+    let now = parse_now(query.now.as_deref())?;
     let format = profile_format(&headers);
     let guard = state.hosting.begin_request(&tenant)?;
     let (served, records) = {
@@ -193,12 +195,7 @@ pub async fn diff(
     auth::tenant(&state, &headers, &tenant)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     let body = body.map_err(body_error)?;
-    let now = query
-        .now
-        .as_deref()
-        .map(mailrules::profile::parse_time)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid-now", format!("now: {e}")))?;
+    let now = parse_now(query.now.as_deref())?;
     let format = profile_format(&headers);
     let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
