@@ -130,9 +130,19 @@ fn bad_requests_get_clear_client_errors() {
 #[test]
 fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--max-requests-per-tenant", "1"]);
+    let server = Server::start(
+        data.path(),
+        &[
+            "--max-requests-per-tenant",
+            "1",
+            super::DEADLINE_CEILING[0],
+            super::DEADLINE_CEILING[1],
+        ],
+    );
     let acme = server.tenant_with_rule("acme", "misbehaving");
     let globex = server.tenant_with_rule("globex", "misbehaving");
+    let put = server.put_campaign("acme", &acme, CAMPAIGN, &super::deadline_campaign());
+    assert_eq!(put.status, 200, "{}", put.text());
     // 20 profiles that each run to their 100 ms deadline: about 2 s.
     let slow: String = (0..20)
         .map(|i| {
@@ -152,18 +162,28 @@ fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
             Some(("application/x-ndjson", slow.into_bytes())),
         )
     });
-    // Wait until the slow request holds acme's one slot.
-    let quick = b"{\"id\": \"q\", \"email\": \"q@example.com\", \"consent\": {\"email_marketing\": true}}\n";
-    let mut refused = None;
-    for _ in 0..200 {
-        let answer = server.eval("acme", &acme, CAMPAIGN, quick);
-        if answer.status == 429 {
-            refused = Some(answer);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    // Wait until the slow request is evaluating (it then holds acme's one
+    // slot): the operator's metrics show its jobs running.
+    let started = std::time::Instant::now();
+    let running = || {
+        let metrics = server
+            .call("GET", "/metrics", Some(super::OPERATOR), None)
+            .text();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("mailrules_evaluation_jobs_running "))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+    };
+    while running() == 0 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the slow request never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    let refused = refused.expect("a second request of acme while the first runs is refused");
+    let quick = b"{\"id\": \"q\", \"email\": \"q@example.com\", \"consent\": {\"email_marketing\": true}}\n";
+    let refused = server.eval("acme", &acme, CAMPAIGN, quick);
+    assert_eq!(refused.status, 429, "{}", refused.text());
     assert_eq!(refused.error_code(), "too-many-requests");
     // globex is not affected by acme's cap.
     assert_eq!(server.eval("globex", &globex, CAMPAIGN, quick).status, 200);

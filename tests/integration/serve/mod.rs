@@ -246,6 +246,19 @@ pub fn example_campaign() -> String {
     std::fs::read_to_string(mailrules_integration::root().join("examples/campaign.toml")).unwrap()
 }
 
+/// The example campaign with a fuel budget of 10^11, so that a rule that
+/// loops runs until its 100 ms deadline rather than out of fuel (a server
+/// started with [`DEADLINE_CEILING`] grants it).
+pub fn deadline_campaign() -> String {
+    let campaign = example_campaign();
+    assert!(campaign.contains("fuel = 10_000_000"));
+    campaign.replace("fuel = 10_000_000", "fuel = 100_000_000_000")
+}
+
+/// Server arguments that let a campaign ask for the fuel of
+/// [`deadline_campaign`].
+pub const DEADLINE_CEILING: [&str; 2] = ["--max-fuel", "100000000000"];
+
 /// The example campaign's id.
 pub const CAMPAIGN: &str = "autumn-picks-2026";
 

@@ -11,8 +11,10 @@ use super::{CAMPAIGN, OPERATOR, Server, cli_eval};
 #[test]
 fn a_looping_tenant_does_not_change_another_tenants_decisions_and_trips_its_breaker() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(data.path(), &super::DEADLINE_CEILING);
     let noisy = server.tenant_with_rule("noisy", "misbehaving");
+    let put = server.put_campaign("noisy", &noisy, CAMPAIGN, &super::deadline_campaign());
+    assert_eq!(put.status, 200, "{}", put.text());
     let quiet = server.tenant_with_rule("quiet", "seed-segments");
     let looping: String = (0..300)
         .map(|i| {
