@@ -13,6 +13,8 @@ cd "$root"
 if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
     scripts/postfix-loopback.sh
 fi
-cargo build --release --quiet -p mailrules-cli -p mailrules-bench
+# The same build as the tests' (one feature resolution, so nothing is built
+# twice): it includes target/release/mailrules and mailrules-bench.
+cargo test --release --workspace --no-run --quiet
 if [ "${1:-}" = "--help" ]; then exec target/release/mailrules-bench --help; fi
 target/release/mailrules-bench --write BENCHMARKS.md --command "scripts/bench.sh${*:+ $*}" "$@"
