@@ -6,6 +6,9 @@ use mailrules_integration::rule;
 
 use super::{CAMPAIGN, OPERATOR, Server, example_campaign};
 
+/// A route to call: method, path, and body with its content type.
+type Route<'a> = (&'a str, String, Option<(&'a str, Vec<u8>)>);
+
 #[test]
 fn a_token_reaches_only_its_own_tenant() {
     let data = tempfile::tempdir().unwrap();
@@ -37,7 +40,7 @@ fn a_token_reaches_only_its_own_tenant() {
     let send_id = send.json()["id"].as_str().unwrap().to_string();
 
     let component = std::fs::read(rule("seed-segments")).unwrap();
-    let routes: Vec<(&str, String, Option<(&str, Vec<u8>)>)> = vec![
+    let routes: Vec<Route> = vec![
         ("GET", "/v1/tenants/acme/rules".into(), None),
         (
             "PUT",
