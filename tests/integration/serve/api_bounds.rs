@@ -195,4 +195,19 @@ fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
         "{}",
         first.text()
     );
+
+    // What a rule logs is kept per version, capped, for its tenant.
+    let flood = b"{\"id\": \"chatty\", \"email\": \"c@example.com\", \"consent\": {\"email_marketing\": true}, \"tags\": [\"log-flood\"]}\n";
+    assert_eq!(server.eval("acme", &acme, CAMPAIGN, flood).status, 200);
+    let logs = server
+        .call("GET", "/v1/tenants/acme/rules/v1/logs", Some(&acme), None)
+        .json();
+    let lines = logs["lines"].as_array().unwrap();
+    assert!(!lines.is_empty() && lines.len() <= 200, "{}", lines.len());
+    assert!(lines.iter().all(|l| l["profile_id"] == "chatty"));
+    assert!(lines.iter().all(|l| l["line"].as_str().unwrap().len() <= 1024));
+    let theirs = server
+        .call("GET", "/v1/tenants/globex/rules/v1/logs", Some(&globex), None)
+        .json();
+    assert!(theirs["lines"].as_array().unwrap().is_empty(), "{theirs}");
 }
