@@ -205,9 +205,18 @@ fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
     let lines = logs["lines"].as_array().unwrap();
     assert!(!lines.is_empty() && lines.len() <= 200, "{}", lines.len());
     assert!(lines.iter().all(|l| l["profile_id"] == "chatty"));
-    assert!(lines.iter().all(|l| l["line"].as_str().unwrap().len() <= 1024));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["line"].as_str().unwrap().len() <= 1024)
+    );
     let theirs = server
-        .call("GET", "/v1/tenants/globex/rules/v1/logs", Some(&globex), None)
+        .call(
+            "GET",
+            "/v1/tenants/globex/rules/v1/logs",
+            Some(&globex),
+            None,
+        )
         .json();
     assert!(theirs["lines"].as_array().unwrap().is_empty(), "{theirs}");
 }

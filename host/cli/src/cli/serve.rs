@@ -67,6 +67,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MAILRULES_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
