@@ -25,6 +25,13 @@ pub struct RequestCaps {
     /// streaming included: a slow client cannot hold a worker longer.
     /// Default 120 s.
     pub request_timeout: Duration,
+    /// Longest a connection may take to send a request's headers, and to
+    /// send the next request on a kept-alive connection; a connection that
+    /// idles or trickles longer is closed. Default 10 s.
+    pub header_timeout: Duration,
+    /// Connections open at once; more are closed as they arrive. Default
+    /// 1,000.
+    pub max_connections: usize,
     /// Rule versions one tenant may keep. Default 100.
     pub max_rule_versions: usize,
     /// Campaigns one tenant may keep. Default 1,000.
@@ -41,6 +48,8 @@ impl Default for RequestCaps {
             max_campaign_bytes: 1 << 20,
             max_concurrent_per_tenant: 4,
             request_timeout: Duration::from_secs(120),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1_000,
             max_rule_versions: 100,
             max_campaigns: 1_000,
             max_running_sends: 2,

@@ -47,6 +47,7 @@ pub fn serve(
         return Err(ServeError::WeakOperatorToken);
     }
     let workers = config.evaluation_threads.clamp(1, 8);
+    let caps = config.caps.clone();
     let hosting: Arc<Hosting> = Hosting::open(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -61,7 +62,7 @@ pub fn serve(
         tracing::info!(address = %local, "serving");
         ready(local);
         let router = crate::api::router(hosting, operator_token);
-        crate::api::serve(listener, router, shutdown_signal()).await?;
+        crate::api::serve(listener, router, &caps, shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Requests one tenant may have in progress at once (more get 429).
     #[arg(long, value_name = "N", default_value_t = mailrules_service::RequestCaps::default().max_concurrent_per_tenant)]
     max_requests_per_tenant: usize,
+    /// Seconds a connection may take to send a request's headers (or the
+    /// next request) before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = mailrules_service::RequestCaps::default().header_timeout.as_secs())]
+    header_timeout_secs: u64,
     #[command(flatten)]
     ceilings: CeilingOptions,
 }
@@ -81,6 +85,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.caps.max_profiles = args.max_profiles;
     config.caps.max_profiles_bytes = args.max_body_mib << 20;
     config.caps.max_concurrent_per_tenant = args.max_requests_per_tenant.max(1);
+    config.caps.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs.max(1));
     mailrules_service::server::serve(config, args.listen, &token, |address| {
         use std::io::Write;
         let mut stdout = std::io::stdout();

@@ -105,15 +105,54 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `router` on `listener` (HTTP/1.1) until `shutdown` completes.
+/// Each connection must send its headers within `caps.header_timeout`, and
+/// at most `caps.max_connections` are open at once: an idle or trickling
+/// client holds a connection for a bounded time, and many of them cannot
+/// take every file descriptor.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    caps: &crate::RequestCaps,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let connections = Arc::new(tokio::sync::Semaphore::new(caps.max_connections.max(1)));
+    let header_timeout = caps.header_timeout;
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return Ok(()),
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, or a connection reset before it
+                // was accepted: not a reason to stop serving.
+                tracing::warn!(%error, "accepting a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!("too many connections: closing a new one");
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+            drop(permit);
+        });
+    }
 }
 
 /// Runs `work` on a blocking thread (compiling, evaluating, SQLite) and
