@@ -21,6 +21,7 @@ pub mod evaluate;
 pub mod fair_share;
 pub mod id;
 pub mod limits;
+mod ordered;
 pub mod outcome;
 pub mod policy;
 pub mod prepared;

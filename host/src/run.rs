@@ -1,8 +1,7 @@
 //! Evaluates a stream of profile records on several threads, keeping the
 //! input order in the output and memory bounded by one batch.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::evaluate::{Evaluator, Session};
@@ -10,7 +9,6 @@ use crate::outcome::{Outcome, Status};
 use crate::policy;
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
-use crate::threads::spawn_named;
 
 /// Records per chunk handed to an evaluation thread (rounded up to a
 /// multiple of the reuse count in batch mode).
@@ -84,95 +82,34 @@ pub fn process(
 /// in input order. `sink` returning an error stops the run (for example a
 /// closed output pipe).
 ///
-/// Three stages overlap: one thread reads and parses records into chunks,
-/// `jobs` threads evaluate chunks, and the calling thread puts results back
-/// in order and calls `sink`. At most `4 × jobs` chunks are in flight, so
-/// memory stays bounded however long the input. Chunks start at multiples
-/// of the evaluator's reuse count, so in batch mode the recipients sharing
-/// an instance do not depend on the thread count.
+/// Three stages overlap (see [`crate::ordered`]): one thread reads and
+/// parses records into chunks, `jobs` threads evaluate chunks, and the
+/// calling thread puts results back in order and calls `sink`. At most
+/// `4 × jobs` chunks are in flight, so memory stays bounded however long
+/// the input. Chunks start at multiples of the evaluator's reuse count, so
+/// in batch mode the recipients sharing an instance do not depend on the
+/// thread count.
 pub fn run<E>(
     evaluator: &Evaluator,
     records: impl Iterator<Item = ProfileRecord> + Send,
     jobs: usize,
-    mut sink: impl FnMut(Processed) -> Result<(), E>,
+    sink: impl FnMut(Processed) -> Result<(), E>,
 ) -> Result<(), E> {
-    let jobs = jobs.max(1);
     let unit = evaluator.reuse() as usize;
     let chunk_len = BATCH_PER_THREAD.div_ceil(unit) * unit;
-    let in_flight = jobs * 4;
-    std::thread::scope(|scope| {
-        let (work_tx, work_rx) = crossbeam_channel::bounded::<Chunk>(jobs);
-        let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Processed>)>();
-        let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-        for _ in 0..in_flight {
-            token_tx
-                .send(())
-                .expect("the receiver is alive and the channel has room");
-        }
-
-        spawn_named(scope, "read-profiles", move || {
-            let mut records = records;
-            let (mut sequence, mut first) = (0u64, 0u64);
-            loop {
-                let records: Vec<ProfileRecord> = records.by_ref().take(chunk_len).collect();
-                if records.is_empty() || token_rx.recv().is_err() {
-                    break;
-                }
-                let len = records.len() as u64;
-                if work_tx
-                    .send(Chunk {
-                        sequence,
-                        first,
-                        records,
-                    })
-                    .is_err()
-                {
-                    break;
-                }
-                sequence += 1;
-                first += len;
-            }
-        });
-        for _ in 0..jobs {
-            let work_rx = work_rx.clone();
-            let done_tx = done_tx.clone();
-            spawn_named(scope, "evaluate", move || {
-                for chunk in work_rx {
-                    let mut session = evaluator.session();
-                    let results = chunk
-                        .records
-                        .into_iter()
-                        .zip(chunk.first..)
-                        .map(|(record, index)| process(&mut session, evaluator, index, record))
-                        .collect();
-                    if done_tx.send((chunk.sequence, results)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(work_rx);
-        drop(done_tx);
-
-        let mut waiting: BTreeMap<u64, Vec<Processed>> = BTreeMap::new();
-        let mut next = 0u64;
-        for (sequence, results) in done_rx {
-            waiting.insert(sequence, results);
-            while let Some(results) = waiting.remove(&next) {
-                for processed in results {
-                    sink(processed)?;
-                }
-                next += 1;
-                let _ = token_tx.send(());
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Consecutive records handed to one evaluation thread.
-struct Chunk {
-    sequence: u64,
-    first: u64,
-    records: Vec<ProfileRecord>,
+    crate::ordered::ordered(
+        records,
+        jobs,
+        chunk_len,
+        "evaluate",
+        |first, chunk| {
+            let mut session = evaluator.session();
+            chunk
+                .into_iter()
+                .zip(first..)
+                .map(|(record, index)| process(&mut session, evaluator, index, record))
+                .collect()
+        },
+        sink,
+    )
 }

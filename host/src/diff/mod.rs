@@ -10,7 +10,6 @@
 //! `mailrules eval` would print with each rule. Memory stays bounded
 //! however many profiles go through and whatever ids the rules invent.
 
-mod parallel;
 mod report;
 mod tally;
 
@@ -85,14 +84,21 @@ pub fn run(
         return mismatch("limits");
     }
     let mut tally = Tally::default();
-    parallel::ordered(
+    let counted = crate::ordered::ordered(
         records,
         jobs,
         chunk_len(active.reuse(), candidate.reuse()),
+        "compare",
         |first, chunk| compare_chunk((active, candidate), first, chunk),
-        |compared| tally.record(compared),
+        |compared| {
+            tally.record(compared);
+            Ok::<(), std::convert::Infallible>(())
+        },
     );
-    Ok(tally.report())
+    match counted {
+        Ok(()) => Ok(tally.report()),
+        Err(never) => match never {},
+    }
 }
 
 /// Records per chunk: a multiple of both reuse counts when that stays
