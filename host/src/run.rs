@@ -113,3 +113,33 @@ pub fn run<E>(
         sink,
     )
 }
+
+/// Where the evaluations of a run happen: on threads of its own
+/// ([`Threads`]), or on workers shared with others (a service's fair
+/// scheduler). [`crate::send::send`] takes one.
+pub trait EvaluationStage: Sync {
+    /// Runs every record through `evaluator` and hands each result to
+    /// `sink` in input order, as [`run`] does; `sink` returning an error
+    /// stops the run.
+    fn evaluate(
+        &self,
+        evaluator: &Evaluator,
+        records: Box<dyn Iterator<Item = ProfileRecord> + Send + '_>,
+        sink: &mut dyn FnMut(Processed) -> Result<(), ()>,
+    ) -> Result<(), ()>;
+}
+
+/// Evaluation on this many threads of the run's own ([`run`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Threads(pub usize);
+
+impl EvaluationStage for Threads {
+    fn evaluate(
+        &self,
+        evaluator: &Evaluator,
+        records: Box<dyn Iterator<Item = ProfileRecord> + Send + '_>,
+        sink: &mut dyn FnMut(Processed) -> Result<(), ()>,
+    ) -> Result<(), ()> {
+        run(evaluator, records, self.0, sink)
+    }
+}

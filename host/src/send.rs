@@ -19,7 +19,7 @@ use crate::outcome::{Outcome, Status};
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
 use crate::render::{RenderError, Renderer};
-use crate::run::{Processed, run};
+use crate::run::{EvaluationStage, Processed};
 use crate::same_refusals::SameRefusals;
 use crate::threads::spawn_named;
 use crate::unsynced_window::{CloseOnDrop, UnsyncedWindow};
@@ -280,7 +280,7 @@ pub fn send(
     mut journal: JournalWriter,
     history: &History,
     records: impl Iterator<Item = ProfileRecord> + Send,
-    jobs: usize,
+    stage: &dyn EvaluationStage,
     options: &DeliveryOptions,
     on_recipient: &(dyn Fn(&RecipientEntry) + Sync),
 ) -> Result<SendSummary, SendError> {
@@ -390,27 +390,28 @@ pub fn send(
         // Only the delivery threads receive: if they all stop, sending fails
         // instead of waiting for room forever.
         drop(work_rx);
-        let evaluated = run(evaluator, records, jobs, |processed: Processed| {
-            let Processed {
-                outcome, profile, ..
-            } = processed;
-            let fate = match outcome.status {
-                Status::Ok | Status::Fallback => {
-                    let profile = profile.expect("a sendable outcome has a profile");
-                    return work_tx.send((outcome, profile)).map_err(|_| ());
-                }
-                Status::Suppressed => Fate::Suppressed,
-                Status::Skipped => Fate::Skipped,
-                // No room to run the rule: the host's problem, so the
-                // recipient is tried again on resume, not finalised.
-                Status::Error if outcome.reason.as_deref().is_some_and(is_host_unavailable) => {
-                    Fate::Deferred
-                }
-                Status::Error => Fate::Error,
-            };
-            let record = entry(&outcome, fate, None, None);
-            journal_tx.send((fate, record, false)).map_err(|_| ())
-        });
+        let evaluated =
+            stage.evaluate(evaluator, Box::new(records), &mut |processed: Processed| {
+                let Processed {
+                    outcome, profile, ..
+                } = processed;
+                let fate = match outcome.status {
+                    Status::Ok | Status::Fallback => {
+                        let profile = profile.expect("a sendable outcome has a profile");
+                        return work_tx.send((outcome, profile)).map_err(|_| ());
+                    }
+                    Status::Suppressed => Fate::Suppressed,
+                    Status::Skipped => Fate::Skipped,
+                    // No room to run the rule: the host's problem, so the
+                    // recipient is tried again on resume, not finalised.
+                    Status::Error if outcome.reason.as_deref().is_some_and(is_host_unavailable) => {
+                        Fate::Deferred
+                    }
+                    Status::Error => Fate::Error,
+                };
+                let record = entry(&outcome, fate, None, None);
+                journal_tx.send((fate, record, false)).map_err(|_| ())
+            });
         drop(work_tx);
         for deliverer in deliverers {
             deliverer.join().expect("delivery threads do not panic");

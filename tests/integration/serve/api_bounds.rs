@@ -129,6 +129,7 @@ fn bad_requests_get_clear_client_errors() {
 
 #[test]
 fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
+    let _alone = crate::harness::cpu_heavy();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(
         data.path(),

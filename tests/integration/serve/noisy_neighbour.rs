@@ -10,6 +10,8 @@ use super::{CAMPAIGN, OPERATOR, Server, cli_eval};
 
 #[test]
 fn a_looping_tenant_does_not_change_another_tenants_decisions_and_trips_its_breaker() {
+    // Loads both CPUs for seconds: not beside the tests that measure shares.
+    let _alone = crate::harness::cpu_heavy();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &super::DEADLINE_CEILING);
     let noisy = server.tenant_with_rule("noisy", "misbehaving");

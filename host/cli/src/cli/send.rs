@@ -15,6 +15,7 @@ use mailrules::evaluate::Evaluator;
 use mailrules::journal::{Entry, Fate, JournalWriter, RecipientEntry};
 use mailrules::profile_reader::ProfileReader;
 use mailrules::render::Renderer;
+use mailrules::run::Threads;
 use mailrules::send::{DeliveryOptions, send};
 use sha2::{Digest, Sha256};
 
@@ -211,7 +212,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         journal,
         &history,
         reader,
-        jobs,
+        &Threads(jobs),
         &options,
         &on_recipient,
     )?;

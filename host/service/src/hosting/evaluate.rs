@@ -7,10 +7,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use mailrules::campaign::Campaign;
 use mailrules::evaluate::Evaluator;
-use mailrules::fair_share::MapError;
+use mailrules::fair_share::{FairScheduler, MapError};
 use mailrules::limits::resolve_within;
 use mailrules::profile_reader::{ProfileFormat, ProfileReader, ProfileRecord};
-use mailrules::run::{Processed, process};
+use mailrules::run::{EvaluationStage, Processed, process};
 
 use super::{Hosting, HostingError};
 
@@ -184,24 +184,23 @@ impl Hosting {
         records: Vec<ProfileRecord>,
         mut each: impl FnMut(Processed) -> bool,
     ) {
-        let evaluator = served.evaluator.clone();
-        let work = move |first: u64, chunk: Vec<ProfileRecord>| {
-            let mut session = evaluator.session();
-            chunk
-                .into_iter()
-                .zip(first..)
-                .map(|(record, index)| process(&mut session, &evaluator, index, record))
-                .collect::<Vec<Processed>>()
-        };
-        let result = self
-            .scheduler
-            .map_ordered(tenant, records, CHUNK, work, |processed| {
+        let stage = self.fair_stage(tenant);
+        let _ = stage.evaluate(
+            &served.evaluator,
+            Box::new(records.into_iter()),
+            &mut |processed| {
                 self.observe(tenant, served, &processed);
                 if each(processed) { Ok(()) } else { Err(()) }
-            });
-        match result {
-            Ok(_) | Err(MapError::Sink(())) => {}
-            Err(error) => tracing::error!(tenant, ?error, "an evaluation stopped"),
+            },
+        );
+    }
+
+    /// The tenant's evaluation stage on the shared workers, for evals and
+    /// sends alike.
+    pub fn fair_stage<'a>(&'a self, tenant: &'a str) -> FairStage<'a> {
+        FairStage {
+            scheduler: &self.scheduler,
+            tenant,
         }
     }
 
@@ -217,6 +216,43 @@ impl Hosting {
         if let Some(log) = &processed.outcome.log {
             self.logs
                 .record(tenant, version, &processed.outcome.profile_id, log);
+        }
+    }
+}
+
+/// Evaluation of one tenant's records on the workers every tenant shares.
+pub struct FairStage<'a> {
+    scheduler: &'a FairScheduler,
+    tenant: &'a str,
+}
+
+impl EvaluationStage for FairStage<'_> {
+    fn evaluate(
+        &self,
+        evaluator: &Evaluator,
+        records: Box<dyn Iterator<Item = ProfileRecord> + Send + '_>,
+        sink: &mut dyn FnMut(Processed) -> Result<(), ()>,
+    ) -> Result<(), ()> {
+        let evaluator = evaluator.clone();
+        let work = move |first: u64, chunk: Vec<ProfileRecord>| {
+            let mut session = evaluator.session();
+            chunk
+                .into_iter()
+                .zip(first..)
+                .map(|(record, index)| process(&mut session, &evaluator, index, record))
+                .collect::<Vec<Processed>>()
+        };
+        match self
+            .scheduler
+            .map_ordered(self.tenant, records, CHUNK, work, |processed| {
+                sink(processed)
+            }) {
+            Ok(_) => Ok(()),
+            Err(MapError::Sink(())) => Err(()),
+            Err(error) => {
+                tracing::error!(tenant = self.tenant, ?error, "an evaluation stopped");
+                Err(())
+            }
         }
     }
 }

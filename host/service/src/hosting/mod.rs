@@ -24,7 +24,7 @@ use mailrules::registry::RuleRegistry;
 
 pub use campaigns::CampaignView;
 pub use error::HostingError;
-pub use evaluate::{EvalOptions, Served};
+pub use evaluate::{EvalOptions, FairStage, Served};
 pub use rules::{RuleFacts, RulesView, UploadedRule};
 pub use sends::{SendProgress, SendView};
 pub use tenants::{CreatedTenant, TenantSettings};

@@ -295,7 +295,7 @@ impl Hosting {
             journal,
             &history,
             reader,
-            1,
+            &self.fair_stage(tenant),
             &self.config.delivery,
             &on_recipient,
         )
