@@ -114,6 +114,11 @@ pub fn run<E>(
     )
 }
 
+/// The sink of an [`EvaluationStage`] stopped the run (say, the client or
+/// the journal went away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
 /// Where the evaluations of a run happen: on threads of its own
 /// ([`Threads`]), or on workers shared with others (a service's fair
 /// scheduler). [`crate::send::send`] takes one.
@@ -125,8 +130,8 @@ pub trait EvaluationStage: Sync {
         &self,
         evaluator: &Evaluator,
         records: Box<dyn Iterator<Item = ProfileRecord> + Send + '_>,
-        sink: &mut dyn FnMut(Processed) -> Result<(), ()>,
-    ) -> Result<(), ()>;
+        sink: &mut dyn FnMut(Processed) -> Result<(), Stopped>,
+    ) -> Result<(), Stopped>;
 }
 
 /// Evaluation on this many threads of the run's own ([`run`]).
@@ -138,8 +143,8 @@ impl EvaluationStage for Threads {
         &self,
         evaluator: &Evaluator,
         records: Box<dyn Iterator<Item = ProfileRecord> + Send + '_>,
-        sink: &mut dyn FnMut(Processed) -> Result<(), ()>,
-    ) -> Result<(), ()> {
+        sink: &mut dyn FnMut(Processed) -> Result<(), Stopped>,
+    ) -> Result<(), Stopped> {
         run(evaluator, records, self.0, sink)
     }
 }

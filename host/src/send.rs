@@ -19,7 +19,7 @@ use crate::outcome::{Outcome, Status};
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
 use crate::render::{RenderError, Renderer};
-use crate::run::{EvaluationStage, Processed};
+use crate::run::{EvaluationStage, Processed, Stopped};
 use crate::same_refusals::SameRefusals;
 use crate::threads::spawn_named;
 use crate::unsynced_window::{CloseOnDrop, UnsyncedWindow};
@@ -398,7 +398,7 @@ pub fn send(
                 let fate = match outcome.status {
                     Status::Ok | Status::Fallback => {
                         let profile = profile.expect("a sendable outcome has a profile");
-                        return work_tx.send((outcome, profile)).map_err(|_| ());
+                        return work_tx.send((outcome, profile)).map_err(|_| Stopped);
                     }
                     Status::Suppressed => Fate::Suppressed,
                     Status::Skipped => Fate::Skipped,
@@ -410,7 +410,7 @@ pub fn send(
                     Status::Error => Fate::Error,
                 };
                 let record = entry(&outcome, fate, None, None);
-                journal_tx.send((fate, record, false)).map_err(|_| ())
+                journal_tx.send((fate, record, false)).map_err(|_| Stopped)
             });
         drop(work_tx);
         for deliverer in deliverers {

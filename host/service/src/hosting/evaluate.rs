@@ -10,7 +10,7 @@ use mailrules::evaluate::Evaluator;
 use mailrules::fair_share::{FairScheduler, MapError};
 use mailrules::limits::resolve_within;
 use mailrules::profile_reader::{ProfileFormat, ProfileReader, ProfileRecord};
-use mailrules::run::{EvaluationStage, Processed, process};
+use mailrules::run::{EvaluationStage, Processed, Stopped, process};
 
 use super::{Hosting, HostingError};
 
@@ -190,7 +190,11 @@ impl Hosting {
             Box::new(records.into_iter()),
             &mut |processed| {
                 self.observe(tenant, served, &processed);
-                if each(processed) { Ok(()) } else { Err(()) }
+                if each(processed) {
+                    Ok(())
+                } else {
+                    Err(Stopped)
+                }
             },
         );
     }
@@ -231,8 +235,8 @@ impl EvaluationStage for FairStage<'_> {
         &self,
         evaluator: &Evaluator,
         records: Box<dyn Iterator<Item = ProfileRecord> + Send + '_>,
-        sink: &mut dyn FnMut(Processed) -> Result<(), ()>,
-    ) -> Result<(), ()> {
+        sink: &mut dyn FnMut(Processed) -> Result<(), Stopped>,
+    ) -> Result<(), Stopped> {
         let evaluator = evaluator.clone();
         let work = move |first: u64, chunk: Vec<ProfileRecord>| {
             let mut session = evaluator.session();
@@ -248,10 +252,10 @@ impl EvaluationStage for FairStage<'_> {
                 sink(processed)
             }) {
             Ok(_) => Ok(()),
-            Err(MapError::Sink(())) => Err(()),
+            Err(MapError::Sink(Stopped)) => Err(Stopped),
             Err(error) => {
                 tracing::error!(tenant = self.tenant, ?error, "an evaluation stopped");
-                Err(())
+                Err(Stopped)
             }
         }
     }
