@@ -3,6 +3,23 @@
 //! Runs tenants' email segmentation and personalization rules, compiled to
 //! WebAssembly components, over customer profiles, each evaluation in a fresh
 //! sandbox with fuel, a deadline, a memory cap and output caps always on.
+//!
+//! Three lifetimes, each a type:
+//! - the **engine** ([`RuleEngine`], built by [`RuleEngine::builder`]): one
+//!   per process, a cheap handle;
+//! - the **prepared rule and campaign** ([`LoadedRule`], kept per tenant
+//!   and version in a [`RuleRegistry`]; [`PreparedCampaign`] and the
+//!   [`Evaluator`] it holds): shared, swapped atomically on activation;
+//! - the **evaluation**: one store per recipient ([`Evaluator::evaluate`],
+//!   or many through [`run::run`] and an [`run::EvaluationStage`]).
+//!
+//! Around them: campaigns and profiles as input ([`campaign`],
+//! [`profile_reader`]), the host's policy ([`policy`]), circuit breakers
+//! ([`breaker`]), canaries ([`registry::in_canary`]), the shadow diff
+//! ([`diff`]), fair sharing of workers between tenants ([`fair_share`]),
+//! facts known at upload ([`rule_facts`]), and the mail path ([`render`],
+//! [`deliver`], [`journal`], [`send`]). The `mailrules` command and the
+//! hosting service (`mailrules-service`) are clients of this crate.
 
 #![warn(missing_docs)]
 

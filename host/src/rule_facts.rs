@@ -13,7 +13,7 @@
 //!
 //! The host caps no single string or list of a profile: the only bound is
 //! the record, a JSON Lines line of at most
-//! [`MAX_LINE_BYTES`](crate::profile_reader::MAX_LINE_BYTES). A largest
+//! [`crate::profile_reader::MAX_LINE_BYTES`]. A largest
 //! profile is therefore one whose line fills that bound, and there is one
 //! per way of spending it. [`largest_profiles`] spends it on one field at a
 //! time (every optional field present, the others small), as many short

@@ -82,7 +82,7 @@ pub fn process(
 /// in input order. `sink` returning an error stops the run (for example a
 /// closed output pipe).
 ///
-/// Three stages overlap (see [`crate::ordered`]): one thread reads and
+/// Three stages overlap: one thread reads and
 /// parses records into chunks, `jobs` threads evaluate chunks, and the
 /// calling thread puts results back in order and calls `sink`. At most
 /// `4 × jobs` chunks are in flight, so memory stays bounded however long

@@ -1,9 +1,16 @@
-//! The mailrules hosting service, as a library.
+//! The mailrules hosting service, as a library: what `mailrules serve`
+//! runs, and what a provider can embed instead.
 //!
-//! This crate holds the parts of `mailrules serve` that do not run rules:
-//! so far the durable [`Store`] (tenants, rule versions, campaigns, sends,
-//! events in SQLite; compiled components on disk by SHA-256), API
-//! [`tokens`] and the [`ids`] tenants may choose.
+//! - [`Hosting`]: every operation of the service, scoped to a tenant —
+//!   tenants, rule versions (upload with facts, activate, canary, logs),
+//!   campaigns, evaluation on workers shared fairly between tenants, shadow
+//!   diffs, journaled sends that resume after a restart — over one
+//!   [`mailrules::RuleEngine`] and [`mailrules::RuleRegistry`];
+//! - [`Store`]: the durable state in SQLite (tenants with hashed
+//!   [`tokens`], rule versions, campaigns, sends, events; components on disk
+//!   by SHA-256), with the [`ids`] tenants may choose;
+//! - [`api`]: the HTTP API over it (axum), with its limits;
+//!   [`server::serve`] runs it; [`metrics`] and [`guest_logs`] watch it.
 #![warn(missing_docs)]
 
 pub mod api;

@@ -6,7 +6,7 @@
 //!
 //! Each side's outcome is decided exactly as [`crate::run::process`]
 //! decides it (consent first, then the rule, then
-//! [`policy::outcome`](crate::policy::outcome)), so the diff shows what
+//! [`crate::policy::outcome`]), so the diff shows what
 //! `mailrules eval` would print with each rule. Memory stays bounded
 //! however many profiles go through and whatever ids the rules invent.
 

@@ -2,7 +2,7 @@
 //! fate, so an interrupted `send` resumes without losing or repeating
 //! anyone.
 //!
-//! Format ([`format`]): a file header with the format version, then
+//! Format ([`mod@format`]): a file header with the format version, then
 //! records, each framed with its length and a CRC-32 of its MessagePack
 //! payload ([`Entry`]). The first record is a [`Entry::Started`] header
 //! naming the campaign, the rule, the campaign file and `now`. A crash can
