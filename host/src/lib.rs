@@ -67,5 +67,6 @@ pub use registry::RuleRegistry;
 pub use rule::LoadedRule;
 pub mod deliver;
 pub mod journal;
+pub mod lifecycle;
 pub mod render;
 pub mod send;

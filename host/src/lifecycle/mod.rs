@@ -1,0 +1,7 @@
+//! Lifecycle email: customer events and the profiles derived from them,
+//! triggered flows, frequency caps and send times in the recipient's own
+//! time zone.
+//!
+//! Everything here is plain data and pure functions of it (time is always a
+//! parameter), so the hosting service's scheduler and the batch commands
+//! share one implementation.
