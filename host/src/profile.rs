@@ -7,13 +7,13 @@
 //! empty; a missing `consent` means no consent. Unknown fields are ignored, so
 //! exports with extra columns load unchanged.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Seconds since 1970-01-01T00:00:00Z.
 pub type Timestamp = i64;
 
 /// One customer, as read from the profile stream.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Profile {
     /// The tenant's customer id (required, non-empty).
     #[serde(deserialize_with = "non_empty")]
@@ -40,7 +40,7 @@ pub struct Profile {
     #[serde(default, deserialize_with = "date")]
     pub birth_date: Option<String>,
     /// When the customer subscribed.
-    #[serde(default, deserialize_with = "time")]
+    #[serde(default, deserialize_with = "time", serialize_with = "write_time")]
     pub subscribed_at: Option<Timestamp>,
     /// Consent flags; absent means no consent at all.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -58,12 +58,16 @@ pub struct Profile {
     #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Vec<String>,
     /// Custom attributes, re-encoded as one MessagePack map.
-    #[serde(default = "empty_attributes", deserialize_with = "attributes")]
+    #[serde(
+        default = "empty_attributes",
+        deserialize_with = "attributes",
+        serialize_with = "write_attributes"
+    )]
     pub attributes: Vec<u8>,
 }
 
 /// Consent flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Consent {
     /// Agreed to marketing email.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -74,7 +78,7 @@ pub struct Consent {
 }
 
 /// Purchase history.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Orders {
     /// Orders ever placed.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -86,10 +90,10 @@ pub struct Orders {
     #[serde(default)]
     pub currency: Option<String>,
     /// First order time.
-    #[serde(default, deserialize_with = "time")]
+    #[serde(default, deserialize_with = "time", serialize_with = "write_time")]
     pub first_order_at: Option<Timestamp>,
     /// Last order time.
-    #[serde(default, deserialize_with = "time")]
+    #[serde(default, deserialize_with = "time", serialize_with = "write_time")]
     pub last_order_at: Option<Timestamp>,
     /// Orders in the last 90 days.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -100,13 +104,13 @@ pub struct Orders {
 }
 
 /// Email engagement.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Engagement {
     /// Last open time.
-    #[serde(default, deserialize_with = "time")]
+    #[serde(default, deserialize_with = "time", serialize_with = "write_time")]
     pub last_open_at: Option<Timestamp>,
     /// Last click time.
-    #[serde(default, deserialize_with = "time")]
+    #[serde(default, deserialize_with = "time", serialize_with = "write_time")]
     pub last_click_at: Option<Timestamp>,
     /// Opens in 30 days.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -120,10 +124,10 @@ pub struct Engagement {
 }
 
 /// Browsing and cart.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Behavior {
     /// Last site visit.
-    #[serde(default, deserialize_with = "time")]
+    #[serde(default, deserialize_with = "time", serialize_with = "write_time")]
     pub last_visit_at: Option<Timestamp>,
     /// Browsed categories, most viewed first.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -137,7 +141,7 @@ pub struct Behavior {
 }
 
 /// A viewed product.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ViewedProduct {
     /// Stock keeping unit.
     pub sku: String,
@@ -148,23 +152,23 @@ pub struct ViewedProduct {
     #[serde(default, deserialize_with = "null_as_default")]
     pub price_cents: i64,
     /// When it was viewed.
-    #[serde(deserialize_with = "required_time")]
+    #[serde(deserialize_with = "required_time", serialize_with = "write_required_time")]
     pub viewed_at: Timestamp,
 }
 
 /// The open cart.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Cart {
     /// Items in the cart.
     #[serde(default, deserialize_with = "null_as_default")]
     pub items: Vec<CartItem>,
     /// When the cart last changed.
-    #[serde(deserialize_with = "required_time")]
+    #[serde(deserialize_with = "required_time", serialize_with = "write_required_time")]
     pub updated_at: Timestamp,
 }
 
 /// One cart line.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct CartItem {
     /// Stock keeping unit.
     pub sku: String,
@@ -196,6 +200,29 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp())
         .map_err(|e| format!("`{text}` is not an RFC 3339 time ({e}), e.g. 2026-11-24T09:00:00Z"))
+}
+
+/// A time as RFC 3339 UTC, whole seconds.
+pub fn format_time(at: Timestamp) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| at.to_string())
+}
+
+fn write_time<S: Serializer>(at: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.serialize_some(&format_time(*at)),
+        None => s.serialize_none(),
+    }
+}
+
+fn write_required_time<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*at))
+}
+
+fn write_attributes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    let map: serde_json::Value = rmp_serde::from_slice(bytes).map_err(serde::ser::Error::custom)?;
+    map.serialize(s)
 }
 
 fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
@@ -240,13 +267,18 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(text)
 }
 
-fn email_address<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let text = String::deserialize(d)?;
-    let valid = text.contains('@')
+/// Whether `text` looks like an address: an `@` with something either
+/// side, no whitespace and no control characters.
+pub fn is_email_address(text: &str) -> bool {
+    text.contains('@')
         && !text.starts_with('@')
         && !text.ends_with('@')
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn email_address<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    if !is_email_address(&text) {
         return Err(serde::de::Error::custom(format!(
             "`{}` is not an email address",
             text.escape_debug()
@@ -346,6 +378,22 @@ mod tests {
         assert_eq!(back, serde_json::json!({"tier":"gold","points":120}));
         let err = parse(r#"{"id":"c1","email":"a@b.c","attributes":[1]}"#).unwrap_err();
         assert!(err.to_string().contains("not an array"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_written_as_json_reads_back_the_same() {
+        let p = parse(
+            r#"{"id":"c1","email":"a@b.c","timezone":"Europe/Berlin","subscribed_at":"2026-01-01T01:00:00+01:00",
+                "consent":{"email_marketing":true},"orders":{"count":2,"last_order_at":"2026-02-01T00:00:00Z","categories":["tea"]},
+                "behavior":{"cart":{"updated_at":"2026-01-01T00:00:00Z","items":[{"sku":"s1","quantity":3}]},
+                "viewed_products":[{"sku":"v","viewed_at":"2026-01-02T00:00:00Z"}]},
+                "tags":["vip"],"attributes":{"tier":"gold"}}"#,
+        )
+        .unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains(r#""subscribed_at":"2026-01-01T00:00:00Z""#), "{json}");
+        assert!(json.contains(r#""attributes":{"tier":"gold"}"#), "{json}");
+        assert_eq!(parse(&json).unwrap(), p);
     }
 
     #[test]

@@ -5,3 +5,6 @@
 //! Everything here is plain data and pure functions of it (time is always a
 //! parameter), so the hosting service's scheduler and the batch commands
 //! share one implementation.
+pub mod events;
+pub mod derive;
+pub mod rfm;
