@@ -77,6 +77,10 @@ pub struct Metrics {
     pub pool_slots: Gauge<i64, AtomicI64>,
     /// HTTP responses by route and status.
     pub requests: Family<RequestLabels, Counter>,
+    /// Scheduler ticks run.
+    pub ticks: Counter,
+    /// Customer events stored.
+    pub events_stored: Counter,
 }
 
 fn fuel_histogram() -> Histogram {
@@ -110,6 +114,8 @@ impl Metrics {
             evaluation_jobs_queued: Gauge::default(),
             pool_slots: Gauge::default(),
             requests: Family::default(),
+            ticks: Counter::default(),
+            events_stored: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -161,6 +167,12 @@ impl Metrics {
             "http_responses",
             "HTTP responses by route and status",
             metrics.requests.clone(),
+        );
+        registry.register("ticks", "Scheduler ticks run", metrics.ticks.clone());
+        registry.register(
+            "customer_events",
+            "Customer events stored",
+            metrics.events_stored.clone(),
         );
         Metrics {
             registry,

@@ -360,5 +360,37 @@ pub fn fold_old_orders(
     folded
 }
 
+/// Events older than `horizon` that no derived field can need any more:
+/// of visits, opens, clicks, views, carts and unsubscribes before the
+/// horizon, all but the latest of each kind (the latest keeps "last …"
+/// times, the cart and the consent order). Orders are folded instead
+/// ([`fold_old_orders`]); subscriptions and consent changes are kept.
+/// `horizon` must be at least 90 days before any `now` derived later.
+pub fn superseded_events(events: &[CustomerEvent], horizon: Timestamp) -> Vec<String> {
+    use super::events::EventKind;
+    let mut latest: HashMap<EventKind, &CustomerEvent> = HashMap::new();
+    let mut old = Vec::new();
+    for event in events.iter().filter(|e| e.at < horizon) {
+        let kind = event.kind();
+        if matches!(
+            kind,
+            EventKind::OrderPlaced | EventKind::Subscribed | EventKind::ConsentChanged
+        ) {
+            continue;
+        }
+        old.push(event);
+        let newer = latest
+            .get(&kind)
+            .is_none_or(|l| (event.at, &event.id) > (l.at, &l.id));
+        if newer {
+            latest.insert(kind, event);
+        }
+    }
+    old.into_iter()
+        .filter(|e| !latest.values().any(|l| l.id == e.id))
+        .map(|e| e.id.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

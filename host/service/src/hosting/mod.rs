@@ -9,6 +9,7 @@ mod campaigns;
 mod diff;
 mod error;
 mod evaluate;
+mod lifecycle;
 mod rules;
 mod sends;
 mod tenants;
@@ -25,6 +26,7 @@ use mailrules::registry::RuleRegistry;
 pub use campaigns::CampaignView;
 pub use error::HostingError;
 pub use evaluate::{EvalOptions, FairStage, Served};
+pub use lifecycle::{EventsPosted, FlowView, ProfilesPosted, TickReport};
 pub use rules::{RuleFacts, RulesView, UploadedRule};
 pub use sends::{SendProgress, SendView};
 pub use tenants::{CreatedTenant, TenantSettings};
@@ -53,6 +55,8 @@ pub struct Hosting {
     scheduler: Arc<FairScheduler>,
     metrics: Metrics,
     logs: GuestLogs,
+    /// Held by a tick: one at a time.
+    tick_lock: Mutex<()>,
 }
 
 impl Hosting {
@@ -80,6 +84,7 @@ impl Hosting {
             scheduler: FairScheduler::new(config.evaluation_threads),
             metrics,
             logs: GuestLogs::default(),
+            tick_lock: Mutex::new(()),
             config,
         });
         hosting.start_breaker_events();

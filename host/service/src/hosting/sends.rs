@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Hosting, HostingError, lock};
-use crate::store::{SendRecord, SendState};
+use crate::store::{SendRecord, SendState, Store};
 
 /// Progress of a running send.
 #[derive(Debug, Default)]
@@ -167,11 +167,87 @@ impl Hosting {
         Ok(())
     }
 
-    fn send_dir(&self, tenant: &str, id: &str) -> PathBuf {
+    /// Starts a flow's send of `profiles` (JSON Lines, derived at `now`)
+    /// with the versions in `served`, marking `runs` queued in it in the
+    /// same transaction that creates it, and waits for it to finish.
+    /// `None` when another process took the runs first.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn flow_send(
+        self: &Arc<Self>,
+        tenant: &str,
+        served: &super::Served,
+        campaign_id: &str,
+        flow: &str,
+        now: i64,
+        profiles: Vec<u8>,
+        runs: &[crate::store::RunKey],
+    ) -> Result<Option<String>, HostingError> {
+        let campaign_text = self.campaign_text(tenant, campaign_id)?;
+        let id = Store::new_send_id();
+        let plan = SendPlan {
+            now,
+            canary: served
+                .canary
+                .clone()
+                .zip(served.evaluator.canary().map(|(_, percent)| percent)),
+            format: format_name(ProfileFormat::JsonLines).into(),
+        };
+        let dir = self.send_dir(tenant, &id);
+        write_send_files(&dir, &plan, &campaign_text, &profiles, ProfileFormat::JsonLines)
+            .map_err(|e| HostingError::Internal(format!("{}: {e}", dir.display())))?;
+        match self.store.create_flow_send(
+            tenant,
+            campaign_id,
+            &served.active,
+            &id,
+            flow,
+            now,
+            runs,
+        ) {
+            Ok(()) => {}
+            Err(crate::StoreError::Conflict(_)) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Ok(None);
+            }
+            Err(error) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(error.into());
+            }
+        }
+        let record = self
+            .store
+            .send(tenant, &id)?
+            .ok_or_else(|| HostingError::Internal("a created send vanished".into()))?;
+        if let Some(handle) = self.spawn_send(record) {
+            let _ = handle.join();
+        }
+        Ok(Some(id))
+    }
+
+    /// Waits until no send of this process is running (the ones resumed at
+    /// start included).
+    pub fn wait_for_sends(&self) {
+        while !lock(&self.sends.sends).is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Records the deliveries of a finished send, for frequency caps.
+    fn record_deliveries(&self, tenant: &str, id: &str, now: i64) -> Result<(), HostingError> {
+        let delivered: Vec<(String, i64)> = self
+            .journal_fates(tenant, id)?
+            .into_iter()
+            .filter(|(_, (fate, _))| *fate == mailrules::journal::Fate::Delivered)
+            .map(|(customer, _)| (customer, now))
+            .collect();
+        Ok(self.store.record_deliveries(tenant, id, &delivered)?)
+    }
+
+    pub(super) fn send_dir(&self, tenant: &str, id: &str) -> PathBuf {
         self.tenant_dir(tenant).join("sends").join(id)
     }
 
-    fn spawn_send(self: &Arc<Self>, record: SendRecord) {
+    fn spawn_send(self: &Arc<Self>, record: SendRecord) -> Option<std::thread::JoinHandle<()>> {
         let progress = Arc::new(SendProgress::default());
         lock(&self.sends.sends).insert(record.id.clone(), progress.clone());
         let hosting = self.clone();
@@ -182,12 +258,17 @@ impl Hosting {
                 let id = record.id.clone();
                 let result = hosting.run_send(&record, &progress);
                 let finished = match result {
-                    Ok(summary) => hosting.store.finish_send(
+                    Ok((summary, now)) => {
+                        if let Err(error) = hosting.record_deliveries(&record.tenant, &id, now) {
+                            tracing::error!(send = id, %error, "cannot record deliveries");
+                        }
+                        hosting.store.finish_send(
                         &id,
                         SendState::Done,
                         Some(&summary_json(&summary)),
                         None,
-                    ),
+                    )
+                    }
                     Err(error) => {
                         tracing::error!(send = id, %error, "send failed");
                         hosting.store.finish_send(
@@ -203,8 +284,12 @@ impl Hosting {
                 }
                 lock(&hosting.sends.sends).remove(&id);
             });
-        if let Err(error) = spawned {
-            tracing::error!(send = send_id, %error, "cannot start a send thread");
+        match spawned {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::error!(send = send_id, %error, "cannot start a send thread");
+                None
+            }
         }
     }
 
@@ -212,7 +297,7 @@ impl Hosting {
         &self,
         record: &SendRecord,
         progress: &SendProgress,
-    ) -> Result<SendSummary, HostingError> {
+    ) -> Result<(SendSummary, i64), HostingError> {
         let tenant = record.tenant.as_str();
         let dir = self.send_dir(tenant, &record.id);
         let internal = |what: &str, error: &dyn std::fmt::Display| {
@@ -299,6 +384,7 @@ impl Hosting {
             &self.config.delivery,
             &on_recipient,
         )
+        .map(|summary| (summary, plan.now))
         .map_err(|e| internal("journal", &e))
     }
 }

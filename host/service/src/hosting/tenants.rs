@@ -1,6 +1,8 @@
 //! Tenants: creation (by the operator), their settings and the ceiling
 //! their limits give every campaign.
 
+use mailrules::lifecycle::frequency::FrequencyCaps;
+use mailrules::lifecycle::timing::QuietHours;
 use mailrules::limits::{Limits, RequestedLimits};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,17 @@ pub struct TenantSettings {
     /// without one, sends go to a Maildir under the data directory.
     #[serde(default)]
     pub relay: Option<String>,
+    /// The IANA time zone of recipients whose profile names none (UTC
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Frequency caps on every message of the tenant (a campaign's
+    /// `[frequency]` adds to them).
+    #[serde(default)]
+    pub frequency: FrequencyCaps,
+    /// Quiet hours in the recipient's zone, for campaigns that set none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// A tenant just created: its token is shown this once.
@@ -46,6 +59,14 @@ impl Hosting {
             return Err(HostingError::bad_request(
                 "invalid-relay",
                 format!("relay {relay:?}: expected an smtp:// or smtps:// URL"),
+            ));
+        }
+        if let Some(zone) = &settings.timezone
+            && zone.parse::<chrono_tz::Tz>().is_err()
+        {
+            return Err(HostingError::bad_request(
+                "invalid-timezone",
+                format!("timezone {zone:?}: not an IANA time zone (e.g. Europe/Berlin)"),
             ));
         }
         let (ceiling, clamped) = self.config.operator.tenant_ceiling(&settings.limits);

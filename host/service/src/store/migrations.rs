@@ -83,6 +83,87 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_by_tenant ON events (tenant, id);
 "#,
+    // 2: lifecycle: profiles, customer events, flows and their runs,
+    // deliveries for frequency caps.
+    r#"
+CREATE TABLE profiles (
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    customer    TEXT NOT NULL,
+    body        TEXT NOT NULL,  -- the profile, JSON
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, customer)
+) STRICT;
+
+CREATE TABLE customer_events (
+    seq       INTEGER PRIMARY KEY,  -- arrival order: flows read past a cursor
+    tenant    TEXT NOT NULL REFERENCES tenants (id),
+    id        TEXT NOT NULL,
+    customer  TEXT NOT NULL,
+    type      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    body      TEXT NOT NULL,  -- the event line, JSON
+    UNIQUE (tenant, id)
+) STRICT;
+CREATE INDEX customer_events_by_customer ON customer_events (tenant, customer, at);
+
+CREATE TABLE order_summaries (
+    tenant    TEXT NOT NULL REFERENCES tenants (id),
+    customer  TEXT NOT NULL,
+    body      TEXT NOT NULL,  -- orders folded by compaction, JSON
+    PRIMARY KEY (tenant, customer)
+) STRICT;
+
+CREATE TABLE compaction (
+    tenant   TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    horizon  INTEGER NOT NULL  -- events before this were folded; older ones are refused
+) STRICT;
+
+CREATE TABLE flows (
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    name        TEXT NOT NULL,
+    toml        TEXT NOT NULL,
+    cursor      INTEGER NOT NULL,  -- customer_events.seq already read
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, name)
+) STRICT;
+
+CREATE TABLE flow_runs (
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    flow        TEXT NOT NULL,
+    customer    TEXT NOT NULL,
+    trigger     TEXT NOT NULL,  -- the event id, or the segment entry
+    trigger_at  INTEGER NOT NULL,
+    due_at      INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN
+                ('waiting', 'queued', 'sent', 'cancelled', 'suppressed', 'expired', 'failed')),
+    send_id     TEXT REFERENCES sends (id),
+    reason      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, flow, customer, trigger)
+) STRICT;
+CREATE INDEX flow_runs_due ON flow_runs (tenant, state, due_at);
+CREATE INDEX flow_runs_by_send ON flow_runs (send_id) WHERE send_id IS NOT NULL;
+
+CREATE TABLE segment_members (
+    tenant    TEXT NOT NULL REFERENCES tenants (id),
+    flow      TEXT NOT NULL,
+    customer  TEXT NOT NULL,
+    since     INTEGER NOT NULL,
+    PRIMARY KEY (tenant, flow, customer)
+) STRICT;
+
+CREATE TABLE deliveries (
+    tenant    TEXT NOT NULL REFERENCES tenants (id),
+    customer  TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    send_id   TEXT NOT NULL REFERENCES sends (id),
+    PRIMARY KEY (tenant, customer, send_id)
+) STRICT;
+CREATE INDEX deliveries_by_customer ON deliveries (tenant, customer, at);
+
+ALTER TABLE sends ADD COLUMN flow TEXT;
+ALTER TABLE sends ADD COLUMN now INTEGER;
+"#,
 ];
 
 /// The schema version this code creates and understands.
@@ -126,18 +207,18 @@ mod tests {
 
     #[test]
     fn schema_version_is_pinned() {
-        assert_eq!(SCHEMA_VERSION, 1);
+        assert_eq!(SCHEMA_VERSION, 2);
     }
 
     #[test]
     fn opening_twice_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
         store.create_tenant("acme", &serde_json::json!({})).unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
         assert!(store.tenant("acme").unwrap().is_some());
     }
 
@@ -155,13 +236,13 @@ mod tests {
                 err,
                 StoreError::SchemaTooNew {
                     found: 7,
-                    supported: 1
+                    supported: 2
                 }
             ),
             "{err:?}"
         );
         assert!(err.to_string().starts_with(
-            "the database schema is version 7 but this build of mailrules only knows up to version 1"
+            "the database schema is version 7 but this build of mailrules only knows up to version 2"
         ));
     }
 
@@ -184,8 +265,16 @@ mod tests {
             [
                 "activations",
                 "campaigns",
+                "compaction",
+                "customer_events",
+                "deliveries",
                 "events",
+                "flow_runs",
+                "flows",
+                "order_summaries",
+                "profiles",
                 "rule_versions",
+                "segment_members",
                 "sends",
                 "tenant_rules",
                 "tenants"

@@ -14,7 +14,9 @@
 mod campaigns;
 mod components;
 mod events;
+mod flows;
 pub mod migrations;
+mod profiles;
 mod rules;
 mod sends;
 mod tenants;
@@ -28,6 +30,8 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::StoreError;
 
 pub use events::EventRecord;
+pub use flows::{FlowRecord, FlowRun, NewRun, RunKey, RunState, RunUpdate};
+pub use profiles::StoredEvents;
 pub use rules::{ActivationRecord, RuleState, RuleVersionRecord};
 pub use sends::{SendRecord, SendState};
 pub use tenants::TenantRecord;

@@ -85,51 +85,13 @@ impl Store {
         campaign: &str,
         rule_version: &str,
     ) -> Result<String, StoreError> {
-        let created = chrono::Utc::now();
-        let id = format!("s-{}-{}", created.format("%Y%m%d%H%M%S"), random_hex(8));
-        debug_assert!(validate_send_id(&id).is_ok(), "{id}");
+        let id = new_send_id();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        require_tenant(&tx, tenant)?;
-        let exists = |sql: &str, key: &str| -> Result<bool, StoreError> {
-            Ok(tx
-                .query_row(sql, [tenant, key], |_| Ok(()))
-                .optional()?
-                .is_some())
-        };
-        if !exists(
-            "SELECT 1 FROM campaigns WHERE tenant = ?1 AND id = ?2",
-            campaign,
-        )? {
-            return Err(StoreError::NotFound {
-                what: "campaign",
-                id: campaign.to_owned(),
-            });
-        }
-        if !exists(
-            "SELECT 1 FROM rule_versions WHERE tenant = ?1 AND version = ?2",
-            rule_version,
-        )? {
-            return Err(StoreError::NotFound {
-                what: "rule version",
-                id: rule_version.to_owned(),
-            });
-        }
-        tx.execute(
-            "INSERT INTO sends (id, tenant, campaign, rule_version, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-            params![
-                id,
-                tenant,
-                campaign,
-                rule_version,
-                created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-            ],
-        )?;
+        insert_send(&tx, tenant, campaign, rule_version, &id)?;
         tx.commit()?;
         Ok(id)
     }
-
     /// The tenant's send `id`; `None` if it does not exist or belongs to
     /// another tenant.
     pub fn send(&self, tenant: &str, id: &str) -> Result<Option<SendRecord>, StoreError> {
@@ -223,6 +185,72 @@ impl Store {
         raw.into_iter().map(RawSend::parse).collect()
     }
 }
+
+impl Store {
+    /// A fresh send id: `s-<UTC yyyymmddhhmmss>-<16 hex>`.
+    pub fn new_send_id() -> String {
+        new_send_id()
+    }
+}
+
+fn new_send_id() -> String {
+    let id = format!(
+        "s-{}-{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S"),
+        random_hex(8)
+    );
+    debug_assert!(validate_send_id(&id).is_ok(), "{id}");
+    id
+}
+
+/// Inserts a running send, checking the tenant, campaign and version.
+pub(crate) fn insert_send(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    campaign: &str,
+    rule_version: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    require_tenant(tx, tenant)?;
+
+        let exists = |sql: &str, key: &str| -> Result<bool, StoreError> {
+            Ok(tx
+                .query_row(sql, [tenant, key], |_| Ok(()))
+                .optional()?
+                .is_some())
+        };
+        if !exists(
+            "SELECT 1 FROM campaigns WHERE tenant = ?1 AND id = ?2",
+            campaign,
+        )? {
+            return Err(StoreError::NotFound {
+                what: "campaign",
+                id: campaign.to_owned(),
+            });
+        }
+        if !exists(
+            "SELECT 1 FROM rule_versions WHERE tenant = ?1 AND version = ?2",
+            rule_version,
+        )? {
+            return Err(StoreError::NotFound {
+                what: "rule version",
+                id: rule_version.to_owned(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO sends (id, tenant, campaign, rule_version, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+            params![
+                id,
+                tenant,
+                campaign,
+                rule_version,
+                now()
+            ],
+        )?;
+    Ok(())
+}
+
 
 /// A send row before its state and JSON are parsed.
 struct RawSend {

@@ -123,6 +123,10 @@ fn folded_orders_count_as_if_still_there() {
     // o1 (twice: both events go) is older than 90 days; o2 and o3 are not.
     assert_eq!(folded, ["e02", "e03"]);
     assert_eq!(summary.count, 1);
+    let superseded = superseded_events(&all, NOW - 90 * 86_400);
+    // Of the two opens before the horizon... none is: only the view of
+    // 2026-09-01 is old, and it is the latest old view, so it stays.
+    assert!(superseded.is_empty(), "{superseded:?}");
     let kept: Vec<CustomerEvent> = all
         .into_iter()
         .filter(|e| !folded.contains(&e.id))
@@ -130,5 +134,28 @@ fn folded_orders_count_as_if_still_there() {
     assert_eq!(
         derive("c1", None, &kept, Some(&summary), NOW).unwrap(),
         derive("c1", None, &history(), None, NOW).unwrap()
+    );
+}
+
+#[test]
+fn superseded_events_go_and_the_profile_stays() {
+    let mut all = history();
+    all.extend(events(&[
+        r#"{"id":"x1","customer":"c1","at":"2025-01-01T00:00:00Z","type":"site_visit"}"#,
+        r#"{"id":"x2","customer":"c1","at":"2025-02-01T00:00:00Z","type":"site_visit"}"#,
+        r#"{"id":"x3","customer":"c1","at":"2025-01-01T00:00:00Z","type":"email_opened"}"#,
+        r#"{"id":"x4","customer":"c1","at":"2025-03-01T00:00:00Z","type":"email_opened"}"#,
+        r#"{"id":"x5","customer":"c1","at":"2025-03-01T00:00:00Z","type":"unsubscribed"}"#,
+    ]));
+    let superseded = superseded_events(&all, NOW - 90 * 86_400);
+    assert_eq!(superseded, ["x1", "x3"]);
+    let kept: Vec<CustomerEvent> = all
+        .iter()
+        .filter(|e| !superseded.contains(&e.id))
+        .cloned()
+        .collect();
+    assert_eq!(
+        derive("c1", None, &kept, None, NOW).unwrap(),
+        derive("c1", None, &all, None, NOW).unwrap()
     );
 }
