@@ -5,3 +5,7 @@
 //! Everything here is plain data and pure functions of it (time is always a
 //! parameter), so the hosting service's scheduler and the batch commands
 //! share one implementation.
+
+pub mod frequency;
+pub mod pacing;
+pub mod timing;
