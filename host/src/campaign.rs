@@ -29,7 +29,29 @@
 //!
 //! [limits]                 # optional; see `Limits`
 //! fuel = 5_000_000
+//!
+//! [schedule]               # optional: when messages go, in each
+//!                          # recipient's time zone (see `lifecycle::pacing`)
+//! send_at = { weekday = "tuesday", local_time = "10:00", window = "2h" }
+//! quiet_hours = "21:00-08:00"
+//! on_cap = "suppress"      # or "postpone": what a frequency cap does
+//! [schedule.segments.new-subscriber]
+//! send_at = { local_time = "08:30" }   # instead of the campaign's
+//!
+//! [frequency]              # optional: caps per recipient, counted over
+//!                          # earlier sends (`send --history`)
+//! caps = ["3 per 7d"]
+//! min_gap = "16h"
+//! [frequency.segments]
+//! new-subscriber = ["2 per 7d"]
 //! ```
+//!
+//! `send_at` opens a slot at `local_time` (on `weekday`, or every day) for
+//! `window` (default one hour); a message goes in the next open slot.
+//! `quiet_hours` may wrap midnight. A cap `N per W` is reached when N
+//! messages went to the recipient in the last W; `min_gap` is the least
+//! time since the last one. Durations are written `90s`, `15m`, `4h`, `2d`,
+//! `1w` or combined (`1d12h`).
 //!
 //! Every problem is reported with the file and line it is on.
 
@@ -40,6 +62,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::CampaignError;
+use crate::lifecycle::frequency::FrequencyCaps;
+use crate::lifecycle::pacing::Schedule;
 use crate::limits::RequestedLimits;
 use crate::profile::{Timestamp, parse_time};
 
@@ -174,6 +198,10 @@ pub struct Campaign {
     /// Share of recipients held out as a control group (receive nothing),
     /// in basis points (1/100 of a percent).
     pub holdout_basis_points: u32,
+    /// When messages go (`[schedule]`); the default sends at once.
+    pub schedule: Schedule,
+    /// Frequency caps (`[frequency]`); the default caps nothing.
+    pub frequency: FrequencyCaps,
 }
 
 impl Campaign {
@@ -275,6 +303,10 @@ struct CampaignFile {
     #[serde(default)]
     split: Vec<SplitFile>,
     holdout: Option<HoldoutFile>,
+    #[serde(default)]
+    schedule: Schedule,
+    #[serde(default)]
+    frequency: FrequencyCaps,
 }
 
 #[derive(Deserialize)]
@@ -571,6 +603,8 @@ impl Validator<'_> {
             },
             failure_policy: file.failure.policy,
             limits: file.limits,
+            schedule: file.schedule,
+            frequency: file.frequency,
             message: file.message.map(|m| {
                 let at = |field: Spanned<String>| Located {
                     line: self.content_line(&field),
@@ -677,6 +711,54 @@ blocks = { hero = "hero-default" }
         let block = &c.slots[0].blocks[0];
         assert_eq!(block.html.as_deref(), Some("<h1>Hi</h1>\n"));
         assert_eq!((block.html_line, block.text_line), (18, 21));
+    }
+
+    #[test]
+    fn schedule_and_frequency_tables_parse_and_default_to_nothing() {
+        let plain = parse(GOOD).unwrap();
+        assert!(plain.schedule.is_empty() && plain.frequency.is_empty());
+        let text = format!(
+            "{GOOD}\n[schedule]\nsend_at = {{ weekday = \"tuesday\", local_time = \"10:00\" }}\nquiet_hours = \"21:00-08:00\"\non_cap = \"postpone\"\n[schedule.segments.new-subscriber]\nsend_at = {{ local_time = \"08:30\", window = \"2h\" }}\n\n[frequency]\ncaps = [\"3 per 7d\"]\nmin_gap = \"16h\"\n[frequency.segments]\nnew-subscriber = [\"2 per 7d\"]\n"
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&c.schedule).unwrap(),
+            r#"{"send_at":{"weekday":"tuesday","local_time":"10:00","window":"1h"},"segments":{"new-subscriber":{"send_at":{"local_time":"08:30","window":"2h"}}},"quiet_hours":"21:00-08:00","on_cap":"postpone"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&c.frequency).unwrap(),
+            r#"{"caps":["3 per 7d"],"min_gap":"16h","segments":{"new-subscriber":["2 per 7d"]}}"#
+        );
+    }
+
+    #[test]
+    fn bad_schedule_and_frequency_values_are_errors_with_lines() {
+        // GOOD has 22 lines; the table starts on line 23.
+        let err = parse(&format!(
+            "{GOOD}[schedule]\nquiet_hours = \"21:00-8\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:24:"), "{err}");
+        assert!(err.contains("`8` is not a local time"), "{err}");
+        let err = parse(&format!(
+            "{GOOD}[schedule]\nsend_at = {{ weekday = \"someday\", local_time = \"10:00\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:24:"), "{err}");
+        assert!(err.contains("`someday` is not a weekday"), "{err}");
+        let err = parse(&format!(
+            "{GOOD}[frequency]\nmin_gap = \"1d\"\ncaps = [\"3 in 7d\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:25:"), "{err}");
+        assert!(err.contains("must be `N per DURATION`"), "{err}");
+        let err = parse(&format!("{GOOD}[frequency]\nmax = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:24:"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! Everything here is plain data and pure functions of it (time is always a
 //! parameter), so the hosting service's scheduler and the batch commands
 //! share one implementation.
-pub mod events;
+
 pub mod derive;
+pub mod events;
+pub mod flow;
+pub mod frequency;
+pub mod pacing;
 pub mod rfm;
+pub mod timing;
