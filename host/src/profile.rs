@@ -152,7 +152,10 @@ pub struct ViewedProduct {
     #[serde(default, deserialize_with = "null_as_default")]
     pub price_cents: i64,
     /// When it was viewed.
-    #[serde(deserialize_with = "required_time", serialize_with = "write_required_time")]
+    #[serde(
+        deserialize_with = "required_time",
+        serialize_with = "write_required_time"
+    )]
     pub viewed_at: Timestamp,
 }
 
@@ -163,7 +166,10 @@ pub struct Cart {
     #[serde(default, deserialize_with = "null_as_default")]
     pub items: Vec<CartItem>,
     /// When the cart last changed.
-    #[serde(deserialize_with = "required_time", serialize_with = "write_required_time")]
+    #[serde(
+        deserialize_with = "required_time",
+        serialize_with = "write_required_time"
+    )]
     pub updated_at: Timestamp,
 }
 
@@ -391,7 +397,10 @@ mod tests {
         )
         .unwrap();
         let json = serde_json::to_string(&p).unwrap();
-        assert!(json.contains(r#""subscribed_at":"2026-01-01T00:00:00Z""#), "{json}");
+        assert!(
+            json.contains(r#""subscribed_at":"2026-01-01T00:00:00Z""#),
+            "{json}"
+        );
         assert!(json.contains(r#""attributes":{"tier":"gold"}"#), "{json}");
         assert_eq!(parse(&json).unwrap(), p);
     }

@@ -74,6 +74,10 @@ pub struct ServiceConfig {
     pub delivery: DeliveryOptions,
     /// When a rule version's circuit breaker opens and closes.
     pub breaker: BreakerConfig,
+    /// How often `serve` runs the scheduler ([`Hosting::tick`](crate::Hosting::tick))
+    /// with the clock; `None`: never (ticks come from `POST /v1/tick` or
+    /// `mailrules tick`). Default: every 60 s.
+    pub tick_interval: Option<std::time::Duration>,
 }
 
 impl ServiceConfig {
@@ -89,6 +93,7 @@ impl ServiceConfig {
                 ..DeliveryOptions::default()
             },
             breaker: BreakerConfig::default(),
+            tick_interval: Some(std::time::Duration::from_secs(60)),
         }
     }
 }

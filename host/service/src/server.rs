@@ -48,7 +48,11 @@ pub fn serve(
     }
     let workers = config.evaluation_threads.clamp(1, 8);
     let caps = config.caps.clone();
+    let tick_interval = config.tick_interval;
     let hosting: Arc<Hosting> = Hosting::open(config)?;
+    if let Some(interval) = tick_interval {
+        start_ticking(hosting.clone(), interval);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("mailrules-http")
@@ -65,6 +69,28 @@ pub fn serve(
         crate::api::serve(listener, router, &caps, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Runs the scheduler with the clock every `interval`, on a thread of its
+/// own, for as long as the process lives.
+fn start_ticking(hosting: Arc<Hosting>, interval: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("mailrules-tick".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(interval);
+                match hosting.tick(chrono::Utc::now().timestamp()) {
+                    Ok(report) if !report.errors.is_empty() => {
+                        tracing::warn!(errors = ?report.errors, "tick")
+                    }
+                    Ok(report) => tracing::debug!(?report, "tick"),
+                    Err(error) => tracing::error!(%error, "tick"),
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the scheduler thread");
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

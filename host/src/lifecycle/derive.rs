@@ -65,7 +65,9 @@ pub struct OrderSummary {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeriveError {
     /// Neither a posted profile nor a `subscribed` event gives an address.
-    #[error("customer `{0}` has no email address: post a profile or a `subscribed` event with `email`")]
+    #[error(
+        "customer `{0}` has no email address: post a profile or a `subscribed` event with `email`"
+    )]
     NoAddress(String),
 }
 

@@ -208,7 +208,9 @@ impl EventKind {
 
     /// The kind named `name`.
     pub fn parse(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -309,7 +311,10 @@ impl CustomerEvent {
                 if let Some(email) = &identity.email
                     && !crate::profile::is_email_address(email)
                 {
-                    return Err(format!("`{}` is not an email address", email.escape_debug()));
+                    return Err(format!(
+                        "`{}` is not an email address",
+                        email.escape_debug()
+                    ));
                 }
             }
             EventData::OrderPlaced {
@@ -373,7 +378,6 @@ struct Line {
     #[serde(flatten)]
     data: EventData,
 }
-
 
 fn check_id(name: &str, value: &str) -> Result<(), String> {
     if value.trim().is_empty() {

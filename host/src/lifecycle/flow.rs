@@ -319,8 +319,12 @@ events = ["order_placed", "cart_updated"]
         let flow = Flow::parse(CART, "cart").unwrap();
         let at = 1_795_510_800; // 09:00Z
         let events = vec![
-            event(r#"{"id":"o0","customer":"c","at":"2026-11-24T08:00:00Z","type":"order_placed","order_id":"x"}"#),
-            event(r#"{"id":"o1","customer":"c","at":"2026-11-24T10:00:00Z","type":"order_placed","order_id":"y"}"#),
+            event(
+                r#"{"id":"o0","customer":"c","at":"2026-11-24T08:00:00Z","type":"order_placed","order_id":"x"}"#,
+            ),
+            event(
+                r#"{"id":"o1","customer":"c","at":"2026-11-24T10:00:00Z","type":"order_placed","order_id":"y"}"#,
+            ),
         ];
         assert_eq!(
             flow.exit_event(at, "e1", &events, at + 7200)
@@ -353,18 +357,45 @@ events = ["order_placed", "cart_updated"]
     #[test]
     fn mistakes_name_their_line() {
         let cases = [
-            ("campaign = \"c\"\n[trigger]\nevent = \"teleported\"\n", 3, "unknown event type `teleported`"),
-            ("campaign = \"c\"\ndelay = \"soon\"\n[trigger]\nevent = \"site_visit\"\n", 2, "soon"),
-            ("campaign = \"c\"\n[trigger]\nevent = \"site_visit\"\nsegment = \"x\"\n", 2, "exactly one"),
-            ("campaign = \"c\"\ndelay = \"4h\"\nlocal_time = \"10:00\"\n[trigger]\nsegment = \"x\"\n", 3, "whole days"),
-            ("campaign = \"c\"\n[trigger]\nsegment = \"x\"\n[exit]\nevents = [\"nope\"]\n", 5, "`nope`"),
-            ("campaign = \"c\"\nextra = 1\n[trigger]\nsegment = \"x\"\n", 2, "unknown field"),
+            (
+                "campaign = \"c\"\n[trigger]\nevent = \"teleported\"\n",
+                3,
+                "unknown event type `teleported`",
+            ),
+            (
+                "campaign = \"c\"\ndelay = \"soon\"\n[trigger]\nevent = \"site_visit\"\n",
+                2,
+                "soon",
+            ),
+            (
+                "campaign = \"c\"\n[trigger]\nevent = \"site_visit\"\nsegment = \"x\"\n",
+                2,
+                "exactly one",
+            ),
+            (
+                "campaign = \"c\"\ndelay = \"4h\"\nlocal_time = \"10:00\"\n[trigger]\nsegment = \"x\"\n",
+                3,
+                "whole days",
+            ),
+            (
+                "campaign = \"c\"\n[trigger]\nsegment = \"x\"\n[exit]\nevents = [\"nope\"]\n",
+                5,
+                "`nope`",
+            ),
+            (
+                "campaign = \"c\"\nextra = 1\n[trigger]\nsegment = \"x\"\n",
+                2,
+                "unknown field",
+            ),
         ];
         for (text, line, needle) in cases {
             let error = Flow::parse(text, "f").unwrap_err();
             assert_eq!(error.line, Some(line), "{text}: {error}");
             assert!(error.to_string().contains(needle), "{text}: {error}");
-            assert!(error.to_string().starts_with(&format!("f.toml:{line}: ")), "{error}");
+            assert!(
+                error.to_string().starts_with(&format!("f.toml:{line}: ")),
+                "{error}"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ mod preview;
 mod report;
 mod send;
 mod serve;
+mod tick;
 
 use std::process::ExitCode;
 
@@ -52,6 +53,8 @@ enum Command {
     Journal(journal::JournalArgs),
     /// Run the multi-tenant rules service (HTTP API, SQLite under --data-dir).
     Serve(serve::ServeArgs),
+    /// Run the service's scheduler once at a given time: flows, caps, send times.
+    Tick(tick::TickArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -65,5 +68,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Journal(args) => journal::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Tick(args) => tick::run(args),
     }
 }

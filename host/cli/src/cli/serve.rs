@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// next request) before it is closed.
     #[arg(long, value_name = "SECS", default_value_t = mailrules_service::RequestCaps::default().header_timeout.as_secs())]
     header_timeout_secs: u64,
+    /// Seconds between runs of the scheduler (flows, caps, send times);
+    /// 0: never (tick with POST /v1/tick or `mailrules tick`).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    tick_interval_secs: u64,
     #[command(flatten)]
     ceilings: CeilingOptions,
 }
@@ -86,6 +90,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.caps.max_profiles_bytes = args.max_body_mib << 20;
     config.caps.max_concurrent_per_tenant = args.max_requests_per_tenant.max(1);
     config.caps.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs.max(1));
+    config.tick_interval = (args.tick_interval_secs > 0)
+        .then(|| std::time::Duration::from_secs(args.tick_interval_secs));
     mailrules_service::server::serve(config, args.listen, &token, |address| {
         use std::io::Write;
         let mut stdout = std::io::stdout();

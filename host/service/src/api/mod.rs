@@ -6,6 +6,7 @@
 mod auth;
 mod campaigns;
 mod error;
+mod lifecycle;
 mod observe;
 mod openapi;
 mod rules;
@@ -90,6 +91,27 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         )
         .route("/v1/tenants/{tenant}/sends", get(sends::list))
         .route("/v1/tenants/{tenant}/sends/{send}", get(sends::get))
+        .route(
+            "/v1/tenants/{tenant}/profiles",
+            post(lifecycle::post_profiles).layer(profiles),
+        )
+        .route(
+            "/v1/tenants/{tenant}/profiles/{customer}",
+            get(lifecycle::get_profile),
+        )
+        .route(
+            "/v1/tenants/{tenant}/events",
+            post(lifecycle::post_events).layer(profiles),
+        )
+        .route("/v1/tenants/{tenant}/flows", get(lifecycle::list_flows))
+        .route(
+            "/v1/tenants/{tenant}/flows/{flow}",
+            put(lifecycle::put_flow)
+                .delete(lifecycle::delete_flow)
+                .layer(small),
+        )
+        .route("/v1/tenants/{tenant}/runs", get(lifecycle::runs))
+        .route("/v1/tick", post(lifecycle::tick))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/healthz", get(observe::health))
         .route("/metrics", get(observe::metrics))

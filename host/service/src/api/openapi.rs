@@ -7,13 +7,16 @@ use utoipa::{Modify, OpenApi};
 /// The API's OpenAPI 3.1 document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "mailrules", description = "Tenants' email segmentation and personalization rules (WebAssembly components), hosted: upload and activate rule versions, evaluate and send campaigns, canary, watch."),
+    info(title = "mailrules", description = "Tenants' email segmentation and personalization rules (WebAssembly components), hosted: upload and activate rule versions, evaluate and send campaigns, canary, watch; profiles and events in, triggered flows out."),
     paths(
         super::tenants::create, super::tenants::list,
         super::rules::upload, super::rules::list, super::rules::activate,
         super::rules::set_canary, super::rules::clear_canary, super::rules::logs,
         super::campaigns::put, super::campaigns::get, super::campaigns::eval, super::campaigns::diff,
         super::sends::start, super::sends::get, super::sends::list,
+        super::lifecycle::post_profiles, super::lifecycle::get_profile, super::lifecycle::post_events,
+        super::lifecycle::put_flow, super::lifecycle::list_flows, super::lifecycle::delete_flow,
+        super::lifecycle::runs, super::lifecycle::tick,
         super::observe::health, super::observe::metrics,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail, super::tenants::CreateTenant, super::rules::SetCanary)),

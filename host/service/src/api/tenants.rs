@@ -27,6 +27,20 @@ pub struct CreateTenant {
     /// The SMTP relay of its sends; without one they go to a Maildir.
     #[serde(default)]
     pub relay: Option<String>,
+    /// The IANA time zone of recipients whose profile names none (UTC
+    /// when absent).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Frequency caps on every message: `{"caps": ["3 per 7d"],
+    /// "min_gap": "16h", "segments": {"new-subscriber": ["2 per 7d"]}}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub frequency: mailrules::lifecycle::frequency::FrequencyCaps,
+    /// Quiet hours in the recipient's zone, e.g. `"21:00-08:00"`, for
+    /// campaigns that set none.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub quiet_hours: Option<mailrules::lifecycle::timing::QuietHours>,
 }
 
 /// Creates a tenant; its token is in the answer, once.
@@ -45,6 +59,9 @@ pub async fn create(
     let settings = TenantSettings {
         limits: body.limits,
         relay: body.relay,
+        timezone: body.timezone,
+        frequency: body.frequency,
+        quiet_hours: body.quiet_hours,
     };
     let created = super::blocking(&state, move |hosting| {
         hosting.create_tenant(&body.id, settings)

@@ -57,6 +57,8 @@ pub struct Hosting {
     logs: GuestLogs,
     /// Held by a tick: one at a time.
     tick_lock: Mutex<()>,
+    /// The data directory's lock file, held (locked) while open.
+    _data_dir_lock: std::fs::File,
 }
 
 impl Hosting {
@@ -65,6 +67,7 @@ impl Hosting {
     /// sends a previous process left running.
     pub fn open(config: ServiceConfig) -> Result<Arc<Hosting>, HostingError> {
         let store = Store::open(&config.data_dir)?;
+        let data_dir_lock = lock_data_dir(&config.data_dir)?;
         let engine = RuleEngine::builder()
             .operator_limits(config.operator.clone())
             .evaluation_threads(config.evaluation_threads + config.caps.max_running_sends * 4)
@@ -85,6 +88,7 @@ impl Hosting {
             metrics,
             logs: GuestLogs::default(),
             tick_lock: Mutex::new(()),
+            _data_dir_lock: data_dir_lock,
             config,
         });
         hosting.start_breaker_events();
@@ -153,6 +157,33 @@ impl Hosting {
             hosting: self.clone(),
             tenant: tenant.to_string(),
         })
+    }
+}
+
+/// The lock file that keeps a second process (a `serve`, a `tick`) off a
+/// data directory in use: two would both resume the same sends.
+pub const LOCK_FILE: &str = "mailrules.lock";
+
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, HostingError> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| HostingError::Internal(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(HostingError::Conflict {
+            code: "data-dir-in-use",
+            message: format!(
+                "{} is in use by another mailrules process (a running `serve`? tick it with POST /v1/tick instead)",
+                data_dir.display()
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(HostingError::Internal(format!("{}: {e}", path.display())))
+        }
     }
 }
 

@@ -193,17 +193,18 @@ impl Hosting {
             format: format_name(ProfileFormat::JsonLines).into(),
         };
         let dir = self.send_dir(tenant, &id);
-        write_send_files(&dir, &plan, &campaign_text, &profiles, ProfileFormat::JsonLines)
-            .map_err(|e| HostingError::Internal(format!("{}: {e}", dir.display())))?;
-        match self.store.create_flow_send(
-            tenant,
-            campaign_id,
-            &served.active,
-            &id,
-            flow,
-            now,
-            runs,
-        ) {
+        write_send_files(
+            &dir,
+            &plan,
+            &campaign_text,
+            &profiles,
+            ProfileFormat::JsonLines,
+        )
+        .map_err(|e| HostingError::Internal(format!("{}: {e}", dir.display())))?;
+        match self
+            .store
+            .create_flow_send(tenant, campaign_id, &served.active, &id, flow, now, runs)
+        {
             Ok(()) => {}
             Err(crate::StoreError::Conflict(_)) => {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -263,11 +264,11 @@ impl Hosting {
                             tracing::error!(send = id, %error, "cannot record deliveries");
                         }
                         hosting.store.finish_send(
-                        &id,
-                        SendState::Done,
-                        Some(&summary_json(&summary)),
-                        None,
-                    )
+                            &id,
+                            SendState::Done,
+                            Some(&summary_json(&summary)),
+                            None,
+                        )
                     }
                     Err(error) => {
                         tracing::error!(send = id, %error, "send failed");

@@ -281,7 +281,12 @@ impl Store {
     }
 
     /// Waiting runs of the tenant due at `now`, oldest due first.
-    pub fn due_runs(&self, tenant: &str, now: i64, limit: usize) -> Result<Vec<FlowRun>, StoreError> {
+    pub fn due_runs(
+        &self,
+        tenant: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<FlowRun>, StoreError> {
         self.query_runs(
             &format!(
                 "SELECT {RUN_COLUMNS} FROM flow_runs
@@ -305,7 +310,12 @@ impl Store {
 
     /// Runs of the tenant (of one flow, or all), newest trigger first, at
     /// most `limit`.
-    pub fn runs(&self, tenant: &str, flow: Option<&str>, limit: usize) -> Result<Vec<FlowRun>, StoreError> {
+    pub fn runs(
+        &self,
+        tenant: &str,
+        flow: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FlowRun>, StoreError> {
         self.query_runs(
             &format!(
                 "SELECT {RUN_COLUMNS} FROM flow_runs WHERE tenant = ?1 AND (?2 IS NULL OR flow = ?2)
@@ -400,7 +410,11 @@ impl Store {
 
     /// When each of the tenant's customers was sent a message at or after
     /// `since`.
-    pub fn delivery_times(&self, tenant: &str, since: i64) -> Result<HashMap<String, Vec<i64>>, StoreError> {
+    pub fn delivery_times(
+        &self,
+        tenant: &str,
+        since: i64,
+    ) -> Result<HashMap<String, Vec<i64>>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT customer, at FROM deliveries WHERE tenant = ?1 AND at >= ?2 ORDER BY customer, at",
@@ -420,12 +434,18 @@ impl Store {
     pub fn send_now(&self, id: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn()
-            .query_row("SELECT now FROM sends WHERE id = ?1", [id], |row| row.get(0))
+            .query_row("SELECT now FROM sends WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
             .optional()?
             .flatten())
     }
 
-    fn query_runs(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<FlowRun>, StoreError> {
+    fn query_runs(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<FlowRun>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map(params, raw_run)?;
@@ -438,7 +458,11 @@ impl Store {
     }
 }
 
-fn insert_runs(tx: &rusqlite::Transaction<'_>, tenant: &str, runs: &[NewRun]) -> Result<usize, StoreError> {
+fn insert_runs(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    runs: &[NewRun],
+) -> Result<usize, StoreError> {
     require_tenant(tx, tenant)?;
     let mut insert = tx.prepare(
         "INSERT INTO flow_runs (tenant, flow, customer, trigger, trigger_at, due_at, state, updated_at)
@@ -461,7 +485,11 @@ fn insert_runs(tx: &rusqlite::Transaction<'_>, tenant: &str, runs: &[NewRun]) ->
     Ok(created)
 }
 
-fn apply_updates(tx: &rusqlite::Transaction<'_>, tenant: &str, updates: &[RunUpdate]) -> Result<(), StoreError> {
+fn apply_updates(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    updates: &[RunUpdate],
+) -> Result<(), StoreError> {
     let mut update = tx.prepare(
         "UPDATE flow_runs SET state = ?5, due_at = coalesce(?6, due_at), reason = ?7,
              send_id = CASE WHEN ?5 = 'waiting' THEN NULL ELSE send_id END, updated_at = ?8

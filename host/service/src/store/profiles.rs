@@ -23,7 +23,11 @@ pub struct StoredEvents {
 impl Store {
     /// Creates or replaces profiles of the tenant: `(customer id, profile
     /// JSON)` pairs, in one transaction.
-    pub fn put_profiles(&self, tenant: &str, profiles: &[(String, String)]) -> Result<(), StoreError> {
+    pub fn put_profiles(
+        &self,
+        tenant: &str,
+        profiles: &[(String, String)],
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         require_tenant(&tx, tenant)?;
@@ -79,7 +83,11 @@ impl Store {
 
     /// Stores events of the tenant in one transaction; an event whose id is
     /// already stored is ignored.
-    pub fn insert_events(&self, tenant: &str, events: &[CustomerEvent]) -> Result<StoredEvents, StoreError> {
+    pub fn insert_events(
+        &self,
+        tenant: &str,
+        events: &[CustomerEvent],
+    ) -> Result<StoredEvents, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         require_tenant(&tx, tenant)?;
@@ -110,7 +118,11 @@ impl Store {
     }
 
     /// Every stored event of one customer, oldest first.
-    pub fn customer_events(&self, tenant: &str, customer: &str) -> Result<Vec<CustomerEvent>, StoreError> {
+    pub fn customer_events(
+        &self,
+        tenant: &str,
+        customer: &str,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT body FROM customer_events WHERE tenant = ?1 AND customer = ?2 ORDER BY at, id",
@@ -121,7 +133,12 @@ impl Store {
 
     /// Events that arrived after `seq` (in arrival order), at most `limit`,
     /// each with its sequence number.
-    pub fn events_after(&self, tenant: &str, seq: i64, limit: usize) -> Result<Vec<(i64, CustomerEvent)>, StoreError> {
+    pub fn events_after(
+        &self,
+        tenant: &str,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, CustomerEvent)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT seq, body FROM customer_events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -146,7 +163,11 @@ impl Store {
     }
 
     /// Orders of a customer folded away by compaction.
-    pub fn order_summary(&self, tenant: &str, customer: &str) -> Result<Option<OrderSummary>, StoreError> {
+    pub fn order_summary(
+        &self,
+        tenant: &str,
+        customer: &str,
+    ) -> Result<Option<OrderSummary>, StoreError> {
         let body: Option<String> = self
             .conn()
             .query_row(
@@ -199,8 +220,9 @@ impl Store {
             )?;
         }
         {
-            let mut delete =
-                tx.prepare("DELETE FROM customer_events WHERE tenant = ?1 AND id = ?2 AND customer = ?3")?;
+            let mut delete = tx.prepare(
+                "DELETE FROM customer_events WHERE tenant = ?1 AND id = ?2 AND customer = ?3",
+            )?;
             for id in deleted {
                 delete.execute(params![tenant, id, customer])?;
             }

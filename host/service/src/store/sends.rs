@@ -213,44 +213,37 @@ pub(crate) fn insert_send(
 ) -> Result<(), StoreError> {
     require_tenant(tx, tenant)?;
 
-        let exists = |sql: &str, key: &str| -> Result<bool, StoreError> {
-            Ok(tx
-                .query_row(sql, [tenant, key], |_| Ok(()))
-                .optional()?
-                .is_some())
-        };
-        if !exists(
-            "SELECT 1 FROM campaigns WHERE tenant = ?1 AND id = ?2",
-            campaign,
-        )? {
-            return Err(StoreError::NotFound {
-                what: "campaign",
-                id: campaign.to_owned(),
-            });
-        }
-        if !exists(
-            "SELECT 1 FROM rule_versions WHERE tenant = ?1 AND version = ?2",
-            rule_version,
-        )? {
-            return Err(StoreError::NotFound {
-                what: "rule version",
-                id: rule_version.to_owned(),
-            });
-        }
-        tx.execute(
-            "INSERT INTO sends (id, tenant, campaign, rule_version, state, created_at)
+    let exists = |sql: &str, key: &str| -> Result<bool, StoreError> {
+        Ok(tx
+            .query_row(sql, [tenant, key], |_| Ok(()))
+            .optional()?
+            .is_some())
+    };
+    if !exists(
+        "SELECT 1 FROM campaigns WHERE tenant = ?1 AND id = ?2",
+        campaign,
+    )? {
+        return Err(StoreError::NotFound {
+            what: "campaign",
+            id: campaign.to_owned(),
+        });
+    }
+    if !exists(
+        "SELECT 1 FROM rule_versions WHERE tenant = ?1 AND version = ?2",
+        rule_version,
+    )? {
+        return Err(StoreError::NotFound {
+            what: "rule version",
+            id: rule_version.to_owned(),
+        });
+    }
+    tx.execute(
+        "INSERT INTO sends (id, tenant, campaign, rule_version, state, created_at)
              VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-            params![
-                id,
-                tenant,
-                campaign,
-                rule_version,
-                now()
-            ],
-        )?;
+        params![id, tenant, campaign, rule_version, now()],
+    )?;
     Ok(())
 }
-
 
 /// A send row before its state and JSON are parsed.
 struct RawSend {

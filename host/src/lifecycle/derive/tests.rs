@@ -98,7 +98,8 @@ fn groups_without_events_keep_the_posted_values() {
 
 #[test]
 fn a_customer_without_an_address_cannot_be_derived() {
-    let visit = events(&[r#"{"id":"v1","customer":"c5","at":"2026-11-20T10:00:00Z","type":"site_visit"}"#]);
+    let visit =
+        events(&[r#"{"id":"v1","customer":"c5","at":"2026-11-20T10:00:00Z","type":"site_visit"}"#]);
     assert_eq!(
         derive("c5", None, &visit, None, NOW),
         Err(DeriveError::NoAddress("c5".into()))
@@ -112,7 +113,10 @@ fn a_cleared_cart_is_no_cart() {
         r#"{"id":"k2","customer":"c1","at":"2026-11-20T11:00:00Z","type":"cart_updated","items":[{"sku":"s"}]}"#,
         r#"{"id":"k3","customer":"c1","at":"2026-11-20T12:00:00Z","type":"cart_updated","items":[]}"#,
     ]);
-    assert_eq!(derive("c1", None, &cart, None, NOW).unwrap().behavior.cart, None);
+    assert_eq!(
+        derive("c1", None, &cart, None, NOW).unwrap().behavior.cart,
+        None
+    );
 }
 
 #[test]

@@ -148,10 +148,12 @@ impl Hosting {
                 id: customer.to_string(),
             });
         }
-        let mut profile = derive(customer, base.as_ref(), &events, summary.as_ref(), now)
-            .map_err(|e| HostingError::Unprocessable {
-                code: "no-address",
-                message: e.to_string(),
+        let mut profile =
+            derive(customer, base.as_ref(), &events, summary.as_ref(), now).map_err(|e| {
+                HostingError::Unprocessable {
+                    code: "no-address",
+                    message: e.to_string(),
+                }
             })?;
         if let Some(score) = rfm.and_then(|scores| scores.get(customer)) {
             rfm::with_attribute(&mut profile, *score);
@@ -186,7 +188,11 @@ impl Hosting {
     }
 
     /// The RFM scores of the tenant's customers at `now`.
-    pub fn rfm_scores(&self, tenant: &str, now: Timestamp) -> Result<HashMap<String, Rfm>, HostingError> {
+    pub fn rfm_scores(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+    ) -> Result<HashMap<String, Rfm>, HostingError> {
         let profiles = self.derived_profiles(tenant, now)?;
         let purchases: Vec<Purchases> = profiles.values().map(Purchases::from).collect();
         Ok(rfm::scores(&purchases))

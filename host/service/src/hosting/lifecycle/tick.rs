@@ -29,9 +29,9 @@ use mailrules::journal::{Entry, Fate};
 use mailrules::lifecycle::flow::{Flow, Trigger};
 use mailrules::lifecycle::pacing::{Pacing, pace};
 use mailrules::lifecycle::timing::zone_or;
+use mailrules::outcome::Outcome;
 use mailrules::profile::{Profile, Timestamp, format_time};
 use mailrules::profile_reader::{Position, ProfileRecord};
-use mailrules::outcome::Outcome;
 use serde::Serialize;
 
 use super::super::{Hosting, HostingError, lock};
@@ -86,7 +86,9 @@ impl Hosting {
         for tenant in self.store.tenants()? {
             if let Err(error) = self.tick_tenant(&tenant.id, now, &mut report) {
                 tracing::error!(tenant = tenant.id, %error, "tick");
-                report.errors.push(format!("{}: {}", tenant.id, error.public_message()));
+                report
+                    .errors
+                    .push(format!("{}: {}", tenant.id, error.public_message()));
             }
         }
         self.metrics.ticks.inc();
@@ -123,7 +125,8 @@ impl Hosting {
         for (name, (flow, cursor)) in &flows {
             match &flow.trigger {
                 Trigger::Event { .. } => {
-                    report.triggered += self.event_triggers(tenant, name, flow, *cursor, &zone_of)?;
+                    report.triggered +=
+                        self.event_triggers(tenant, name, flow, *cursor, &zone_of)?;
                 }
                 Trigger::Segment(segment) => {
                     report.triggered +=
@@ -244,7 +247,10 @@ impl Hosting {
                 reason: Some(reason),
             };
             let Some((flow, _)) = flows.get(&run.key.flow) else {
-                updates.push(update(RunState::Cancelled, "the flow was deleted or is invalid".into()));
+                updates.push(update(
+                    RunState::Cancelled,
+                    "the flow was deleted or is invalid".into(),
+                ));
                 report.cancelled += 1;
                 continue;
             };
@@ -262,7 +268,8 @@ impl Hosting {
             }
             if let Trigger::Event { .. } = flow.trigger {
                 let events = self.store.customer_events(tenant, &run.key.customer)?;
-                if let Some(exit) = flow.exit_event(run.trigger_at, &run.key.trigger, &events, now) {
+                if let Some(exit) = flow.exit_event(run.trigger_at, &run.key.trigger, &events, now)
+                {
                     updates.push(update(
                         RunState::Cancelled,
                         format!(
@@ -328,7 +335,11 @@ impl Hosting {
                             RunState::Failed
                         }
                     };
-                    updates.push(update(state, None, format!("{}: {reason}", outcome.status.as_str())));
+                    updates.push(update(
+                        state,
+                        None,
+                        format!("{}: {reason}", outcome.status.as_str()),
+                    ));
                     continue;
                 }
                 let customer = &run.key.customer;
@@ -337,10 +348,7 @@ impl Hosting {
                     // this one waits for the next tick (and its caps).
                     continue;
                 }
-                let zone = zone_or(
-                    profiles[customer].timezone.as_deref(),
-                    default_zone,
-                );
+                let zone = zone_or(profiles[customer].timezone.as_deref(), default_zone);
                 let sent = history.get(customer).map(Vec::as_slice).unwrap_or(&[]);
                 match pace(&schedule, &caps, sent, &outcome.segments, zone, now) {
                     Pacing::Now => {
@@ -374,9 +382,9 @@ impl Hosting {
                     report.queued += going.len();
                     report.sends.push(id);
                 }
-                None => report
-                    .errors
-                    .push(format!("{tenant}: flow {name}: its runs were taken by another process")),
+                None => report.errors.push(format!(
+                    "{tenant}: flow {name}: its runs were taken by another process"
+                )),
             }
         }
         Ok(())
@@ -415,13 +423,20 @@ impl Hosting {
                     }
                     Some((Fate::Deferred, reason)) => (
                         RunState::Waiting,
-                        Some(format!("deferred, tried again: {}", reason.clone().unwrap_or_default())),
+                        Some(format!(
+                            "deferred, tried again: {}",
+                            reason.clone().unwrap_or_default()
+                        )),
                     ),
                     Some((fate, reason)) => {
                         report.failed += 1;
                         (
                             RunState::Failed,
-                            Some(format!("{}: {}", fate.as_str(), reason.clone().unwrap_or_default())),
+                            Some(format!(
+                                "{}: {}",
+                                fate.as_str(),
+                                reason.clone().unwrap_or_default()
+                            )),
                         )
                     }
                     None if record.state == SendState::Failed => {
@@ -434,7 +449,10 @@ impl Hosting {
                             )),
                         )
                     }
-                    None => (RunState::Waiting, Some(format!("not reached by send {send_id}"))),
+                    None => (
+                        RunState::Waiting,
+                        Some(format!("not reached by send {send_id}")),
+                    ),
                 };
                 updates.push(RunUpdate {
                     key: run.key,
