@@ -148,6 +148,8 @@ pub struct Renderer {
     reply_to: Option<Mailbox>,
     domain: String,
     campaign_id: String,
+    /// Also hashed into every Message-ID, when set.
+    message_key: Option<String>,
     date: SystemTime,
     dkim: Option<lettre::message::dkim::DkimConfig>,
 }
@@ -285,6 +287,7 @@ impl Renderer {
             reply_to,
             domain,
             campaign_id: campaign.id.clone(),
+            message_key: None,
             date,
             dkim,
         };
@@ -315,10 +318,22 @@ impl Renderer {
         }
     }
 
-    /// The deterministic Message-ID of a recipient in this campaign.
+    /// Makes every Message-ID depend on `key` too: for a campaign sent to
+    /// the same recipient more than once (a flow's sends), each send gets
+    /// its own ids, and a resumed send keeps them.
+    pub fn with_message_key(mut self, key: &str) -> Self {
+        self.message_key = Some(key.to_string());
+        self
+    }
+
+    /// The deterministic Message-ID of a recipient in this campaign (and
+    /// send, with [`Renderer::with_message_key`]).
     pub fn message_id(&self, profile_id: &str) -> String {
         let mut hasher = Sha256::new();
-        for part in [self.campaign_id.as_str(), profile_id] {
+        for part in [self.campaign_id.as_str(), profile_id]
+            .into_iter()
+            .chain(self.message_key.as_deref())
+        {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part.as_bytes());
         }

@@ -3,6 +3,7 @@
 
 mod api_bounds;
 mod isolation;
+mod lifecycle;
 mod noisy_neighbour;
 mod relay;
 mod restart;

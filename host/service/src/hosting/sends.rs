@@ -61,6 +61,9 @@ struct SendPlan {
     canary: Option<(String, u8)>,
     /// `jsonl` or `msgpack`.
     format: String,
+    /// The flow that made the send, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flow: Option<String>,
 }
 
 const PLAN: &str = "send.json";
@@ -111,6 +114,7 @@ impl Hosting {
                 .clone()
                 .zip(served.evaluator.canary().map(|(_, percent)| percent)),
             format: format_name(format).into(),
+            flow: None,
         };
         let dir = self.send_dir(tenant, &id);
         let written = write_send_files(&dir, &plan, &campaign_text, &profiles, format);
@@ -191,6 +195,7 @@ impl Hosting {
                 .clone()
                 .zip(served.evaluator.canary().map(|(_, percent)| percent)),
             format: format_name(ProfileFormat::JsonLines).into(),
+            flow: Some(flow.to_string()),
         };
         let dir = self.send_dir(tenant, &id);
         write_send_files(
@@ -316,8 +321,13 @@ impl Hosting {
             )
             .map_err(|e| internal(CAMPAIGN, &e))?,
         );
-        let renderer =
+        let mut renderer =
             Renderer::new(&campaign, plan.now, None).map_err(|e| internal("templates", &e))?;
+        if plan.flow.is_some() {
+            // A flow sends its campaign to a customer again and again:
+            // each send's messages get their own ids.
+            renderer = renderer.with_message_key(&record.id);
+        }
         let active = self.loaded(tenant, &record.rule_version)?;
         let ceiling = self.tenant_ceiling(tenant)?;
         let (limits, _) = resolve_within(&campaign.limits, &ceiling);

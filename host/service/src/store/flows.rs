@@ -308,8 +308,8 @@ impl Store {
         )
     }
 
-    /// Runs of the tenant (of one flow, or all), newest trigger first, at
-    /// most `limit`.
+    /// Runs of the tenant (of one flow or all, in one state or all),
+    /// newest trigger first, at most `limit`.
     pub fn runs(
         &self,
         tenant: &str,

@@ -119,10 +119,6 @@ impl Hosting {
         state: Option<RunState>,
     ) -> Result<Vec<FlowRun>, HostingError> {
         self.tenant_settings(tenant)?;
-        let mut runs = self.store.runs(tenant, flow, MAX_LISTED_RUNS)?;
-        if let Some(state) = state {
-            runs.retain(|run| run.state == state);
-        }
-        Ok(runs)
+        Ok(self.store.runs(tenant, flow, state, MAX_LISTED_RUNS)?)
     }
 }

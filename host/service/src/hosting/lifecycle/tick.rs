@@ -412,10 +412,17 @@ impl Hosting {
             };
             for run in runs {
                 let (state, reason) = match fates.get(&run.key.customer) {
-                    Some((Fate::Delivered, reply)) => {
+                    Some((Fate::Delivered, _)) => {
                         delivered.push((run.key.customer.clone(), sent_at));
                         report.sent += 1;
-                        (RunState::Sent, reply.clone())
+                        // Keeps why it went when it did.
+                        let why = match &run.reason {
+                            Some(reason) if reason.starts_with("postponed") => {
+                                format!("{reason}; delivered at {}", format_time(sent_at))
+                            }
+                            _ => format!("delivered at {}", format_time(sent_at)),
+                        };
+                        (RunState::Sent, Some(why))
                     }
                     Some((Fate::Suppressed, reason)) => {
                         report.suppressed += 1;
