@@ -314,14 +314,16 @@ impl Store {
         &self,
         tenant: &str,
         flow: Option<&str>,
+        state: Option<RunState>,
         limit: usize,
     ) -> Result<Vec<FlowRun>, StoreError> {
         self.query_runs(
             &format!(
-                "SELECT {RUN_COLUMNS} FROM flow_runs WHERE tenant = ?1 AND (?2 IS NULL OR flow = ?2)
-                 ORDER BY trigger_at DESC, flow, customer, trigger LIMIT ?3"
+                "SELECT {RUN_COLUMNS} FROM flow_runs
+                 WHERE tenant = ?1 AND (?2 IS NULL OR flow = ?2) AND (?3 IS NULL OR state = ?3)
+                 ORDER BY trigger_at DESC, flow, customer, trigger LIMIT ?4"
             ),
-            params![tenant, flow, limit as i64],
+            params![tenant, flow, state.map(RunState::as_str), limit as i64],
         )
     }
 
