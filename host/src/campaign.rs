@@ -734,11 +734,9 @@ blocks = { hero = "hero-default" }
     #[test]
     fn bad_schedule_and_frequency_values_are_errors_with_lines() {
         // GOOD has 22 lines; the table starts on line 23.
-        let err = parse(&format!(
-            "{GOOD}[schedule]\nquiet_hours = \"21:00-8\"\n"
-        ))
-        .unwrap_err()
-        .to_string();
+        let err = parse(&format!("{GOOD}[schedule]\nquiet_hours = \"21:00-8\"\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("c.toml:24:"), "{err}");
         assert!(err.contains("`8` is not a local time"), "{err}");
         let err = parse(&format!(

@@ -297,6 +297,7 @@ impl Hosting {
             reader,
             &self.fair_stage(tenant),
             &self.config.delivery,
+            None,
             &on_recipient,
         )
         .map_err(|e| internal("journal", &e))
