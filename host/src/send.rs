@@ -6,6 +6,12 @@
 //! render and hand messages to the transport (retrying transient failures
 //! with backoff), and one journal thread that appends every fate. Recipients
 //! the journal already marks final are skipped before their rule runs.
+//!
+//! A [`Pacer`] (the campaign's send time, quiet hours and frequency caps,
+//! see [`crate::lifecycle::pacing`]) decides for each message that would
+//! go whether it goes now, waits (fate `deferred`) or is held back (fate
+//! `suppressed`); every record of a message says when it was scheduled and
+//! why.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
