@@ -174,6 +174,8 @@ mod tests {
             reply: None,
             reason: None,
             input: None,
+            scheduled_at: None,
+            schedule: None,
         })
     }
 

@@ -6,6 +6,12 @@
 //! render and hand messages to the transport (retrying transient failures
 //! with backoff), and one journal thread that appends every fate. Recipients
 //! the journal already marks final are skipped before their rule runs.
+//!
+//! A [`Pacer`] (the campaign's send time, quiet hours and frequency caps,
+//! see [`crate::lifecycle::pacing`]) decides for each message that would
+//! go whether it goes now, waits (fate `deferred`) or is held back (fate
+//! `suppressed`); every record of a message says when it was scheduled and
+//! why.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::deliver::{DeliveryError, Severity, Transport};
 use crate::evaluate::{Evaluator, Failure};
 use crate::journal::{Entry, Fate, History, JournalError, JournalWriter, RecipientEntry};
+use crate::lifecycle::pacing::{Pacer, Pacing};
 use crate::outcome::{Outcome, Status};
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
@@ -77,6 +84,14 @@ pub struct SendSummary {
     /// The first template failure (the campaign's, with its file and line);
     /// the recipients it hit are deferred, everyone else was sent.
     pub campaign_error: Option<String>,
+    /// Recipients the pacer postponed (fate `deferred`: a later run
+    /// reconsiders them).
+    pub postponed: u64,
+    /// Recipients the pacer held back for good (fate `suppressed`: a
+    /// frequency cap, or a schedule no time satisfies).
+    pub held_back: u64,
+    /// The earliest time a postponed recipient waits for.
+    pub next_due: Option<i64>,
 }
 
 impl SendSummary {
@@ -122,7 +137,68 @@ fn entry(
         reply,
         reason: outcome.reason.clone(),
         input: outcome.input.clone(),
+        scheduled_at: None,
+        schedule: None,
     })
+}
+
+/// The record of a message handed to delivery at `due`.
+fn due_entry(
+    outcome: &Outcome,
+    fate: Fate,
+    message_id: Option<String>,
+    reply: Option<String>,
+    due: i64,
+) -> Entry {
+    let mut record = entry(outcome, fate, message_id, reply);
+    if let Entry::Recipient(recipient) = &mut record {
+        recipient.scheduled_at = Some(due);
+        recipient.schedule = Some("due".to_owned());
+    }
+    record
+}
+
+/// The record of a message the pacer did not let go now.
+fn paced_entry(outcome: &Outcome, pacing: Pacing) -> (Fate, Entry) {
+    let mut record = match &pacing {
+        Pacing::Suppress { .. } => RecipientEntry {
+            status: Status::Suppressed.as_str().to_owned(),
+            subject: None,
+            preheader: None,
+            blocks: Vec::new(),
+            ..recipient_entry(outcome, Fate::Suppressed)
+        },
+        _ => recipient_entry(outcome, Fate::Deferred),
+    };
+    match pacing {
+        Pacing::Now => {}
+        Pacing::Suppress { why } => {
+            // `frequency-cap: 3 per 7d` → `frequency-cap`.
+            let kind = why.split(':').next().unwrap_or_default();
+            record.reason = Some(kind.to_owned());
+            record.schedule = Some(why);
+        }
+        Pacing::Postpone { until, why } => {
+            record.reason = Some(format!("postponed until {}: {why}", rfc3339(until)));
+            record.scheduled_at = Some(until);
+            record.schedule = Some(why);
+        }
+    }
+    (record.fate, Entry::Recipient(record))
+}
+
+fn recipient_entry(outcome: &Outcome, fate: Fate) -> RecipientEntry {
+    match entry(outcome, fate, None, None) {
+        Entry::Recipient(recipient) => recipient,
+        Entry::Started { .. } => unreachable!("entry() builds recipient records"),
+    }
+}
+
+/// `2026-11-24T15:00:00Z`.
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn deliver_with_retries(
@@ -208,6 +284,7 @@ fn deliver_one(
     outcome: &Outcome,
     profile: &Profile,
     breaker: &Breaker,
+    due: i64,
 ) -> Vec<(Fate, Entry)> {
     let message = match renderer.render_message(profile, outcome) {
         Ok(message) => message,
@@ -220,20 +297,21 @@ fn deliver_one(
             breaker.note_template_failure(&error);
             return vec![(
                 Fate::Deferred,
-                entry(
+                due_entry(
                     outcome,
                     Fate::Deferred,
                     None,
                     Some(format!(
                         "not sent: a template of the campaign fails: {error}"
                     )),
+                    due,
                 ),
             )];
         }
         Err(error) => {
             return vec![(
                 Fate::Failed,
-                entry(outcome, Fate::Failed, None, Some(error.to_string())),
+                due_entry(outcome, Fate::Failed, None, Some(error.to_string()), due),
             )];
         }
     };
@@ -241,7 +319,7 @@ fn deliver_one(
     if breaker.open() {
         return vec![(
             Fate::Deferred,
-            entry(outcome, Fate::Deferred, id, Some(breaker.reason())),
+            due_entry(outcome, Fate::Deferred, id, Some(breaker.reason()), due),
         )];
     }
     let (fate, reply) = match deliver_with_retries(transport, &message, options) {
@@ -250,7 +328,7 @@ fn deliver_one(
             Severity::Transient | Severity::OutcomeUnknown => (Fate::Deferred, error.message),
             Severity::Permanent => {
                 breaker.record(Fate::Failed);
-                let record = entry(outcome, Fate::Failed, id, Some(error.message.clone()));
+                let record = due_entry(outcome, Fate::Failed, id, Some(error.message.clone()), due);
                 return breaker.same_refusals.refused(&error.message, record);
             }
             Severity::Refused => {
@@ -265,13 +343,19 @@ fn deliver_one(
     } else {
         Vec::new()
     };
-    records.push((fate, entry(outcome, fate, id, Some(reply))));
+    records.push((fate, due_entry(outcome, fate, id, Some(reply), due)));
     records
 }
 
 /// Sends the campaign to every record not already final in `history`.
 /// `on_recipient` is called on every record as it is journaled (for
 /// progress, and to show unreadable input records).
+///
+/// A `pacer` decides when each message with a sendable outcome goes: at
+/// once (journaled with `scheduled_at` the evaluator's `now` and schedule
+/// `due`), later (fate `deferred`, reason `postponed until <time>: <why>`,
+/// for a later run to reconsider) or not at all (fate and status
+/// `suppressed`, reason `frequency-cap`, the why in `schedule`).
 #[allow(clippy::too_many_arguments)]
 pub fn send(
     evaluator: &Evaluator,
@@ -282,9 +366,14 @@ pub fn send(
     records: impl Iterator<Item = ProfileRecord> + Send,
     stage: &dyn EvaluationStage,
     options: &DeliveryOptions,
+    pacer: Option<&dyn Pacer>,
     on_recipient: &(dyn Fn(&RecipientEntry) + Sync),
 ) -> Result<SendSummary, SendError> {
     let started = Instant::now();
+    let due = evaluator.now();
+    let postponed = AtomicU64::new(0);
+    let held_back = AtomicU64::new(0);
+    let mut next_due: Option<i64> = None;
     let already_done = AtomicU64::new(0);
     let duplicates = AtomicU64::new(0);
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -371,8 +460,9 @@ pub fn send(
                     if !window.acquire() {
                         break;
                     }
-                    let records =
-                        deliver_one(renderer, transport, options, &outcome, &profile, breaker);
+                    let records = deliver_one(
+                        renderer, transport, options, &outcome, &profile, breaker, due,
+                    );
                     // The first record carries this message's permit; a
                     // refusal held back gives it back at once (nothing was
                     // delivered).
@@ -398,7 +488,21 @@ pub fn send(
                 let fate = match outcome.status {
                     Status::Ok | Status::Fallback => {
                         let profile = profile.expect("a sendable outcome has a profile");
-                        return work_tx.send((outcome, profile)).map_err(|_| Stopped);
+                        let pacing = pacer.map_or(Pacing::Now, |p| p.pace(&outcome, &profile));
+                        match &pacing {
+                            Pacing::Now => {
+                                return work_tx.send((outcome, profile)).map_err(|_| Stopped);
+                            }
+                            Pacing::Postpone { until, .. } => {
+                                postponed.fetch_add(1, Ordering::Relaxed);
+                                next_due = Some(next_due.map_or(*until, |n| n.min(*until)));
+                            }
+                            Pacing::Suppress { .. } => {
+                                held_back.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        let (fate, record) = paced_entry(&outcome, pacing);
+                        return journal_tx.send((fate, record, false)).map_err(|_| Stopped);
                     }
                     Status::Suppressed => Fate::Suppressed,
                     Status::Skipped => Fate::Skipped,
@@ -440,6 +544,9 @@ pub fn send(
         refused: breaker.refused.get().cloned(),
         refused_everyone: breaker.same_refusals.tripped(),
         campaign_error: breaker.campaign_error.get().cloned(),
+        postponed: postponed.load(Ordering::Relaxed),
+        held_back: held_back.load(Ordering::Relaxed),
+        next_due,
         ..summary
     })
 }

@@ -18,6 +18,7 @@ mod load_bounds;
 mod loading;
 mod mail;
 mod malformed_input;
+mod pacing;
 mod preview;
 mod reference_pack;
 mod registry;

@@ -81,6 +81,9 @@ impl Fate {
 }
 
 /// One journal record.
+// Nearly every record is a recipient's; boxing it would cost an allocation
+// per record to save room in the rare header.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Entry {
@@ -128,6 +131,17 @@ pub struct RecipientEntry {
     /// profile id).
     #[serde(default)]
     pub input: Option<String>,
+    /// When the message was due (seconds since the Unix epoch): the run's
+    /// `now` for a message handed to delivery, the later time a postponed
+    /// one waits for. Absent when nothing was scheduled (and in journals
+    /// written before schedules existed).
+    #[serde(default)]
+    pub scheduled_at: Option<i64>,
+    /// Why then: `due` for a message sent at once, else every reason it
+    /// waits or was held back (`send-at tuesday 10:00 America/New_York;
+    /// quiet hours 21:00-08:00`, `frequency-cap: 3 per 7d`).
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 /// The journal cannot be used.
@@ -246,6 +260,26 @@ pub fn read(path: &Path) -> Result<(Vec<Entry>, u64, u64), JournalError> {
         })?;
     let contents = scan::scan(path, &bytes)?;
     Ok((contents.entries, contents.valid_len, contents.torn_bytes))
+}
+
+/// Every recipient `path` records as delivered, with the `now` of the
+/// header the record follows (when the campaign's messages went): the
+/// sends that count against frequency caps.
+pub fn delivered(path: &Path) -> Result<Vec<(String, i64)>, JournalError> {
+    let (entries, _, _) = read(path)?;
+    let mut now = None;
+    let mut sends = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::Started { now: started, .. } => now = Some(started),
+            Entry::Recipient(recipient) => {
+                if let (Fate::Delivered, Some(now)) = (recipient.fate, now) {
+                    sends.push((recipient.profile_id, now));
+                }
+            }
+        }
+    }
+    Ok(sends)
 }
 
 /// Takes the exclusive lock on an open journal, or says who has it.

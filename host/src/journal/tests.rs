@@ -17,6 +17,8 @@ fn recipient(id: &str, fate: Fate) -> Entry {
         reply: Some("250 ok".into()),
         reason: None,
         input: None,
+        scheduled_at: None,
+        schedule: None,
     })
 }
 
@@ -284,4 +286,72 @@ fn files_that_are_no_current_journal_are_refused_with_what_they_are() {
     // A header cut short by a crash is an empty journal.
     std::fs::write(&path, b"MRJOUR").unwrap();
     assert_eq!(read(&path).unwrap(), (Vec::new(), 0, 6));
+}
+
+#[test]
+fn a_recipient_record_written_before_schedules_existed_still_reads() {
+    let old = serde_json::json!({
+        "kind": "recipient",
+        "profile_id": "r1",
+        "fate": "delivered",
+        "status": "ok",
+        "segments": ["vip"],
+        "subject": "s",
+        "preheader": "p",
+        "blocks": [["hero", "h"]],
+        "message_id": "<r1@x>",
+        "reply": "250 ok",
+        "reason": null,
+    });
+    let payload = rmp_serde::to_vec_named(&old).unwrap();
+    let entry: Entry = rmp_serde::from_slice(&payload).unwrap();
+    let Entry::Recipient(recipient) = entry else {
+        panic!("a recipient record");
+    };
+    assert_eq!(recipient.profile_id, "r1");
+    assert_eq!(recipient.fate, Fate::Delivered);
+    assert_eq!(
+        (recipient.input, recipient.scheduled_at, recipient.schedule),
+        (None, None, None)
+    );
+    // And a new one keeps both fields.
+    let Entry::Recipient(mut new) = recipient_entry("r2") else {
+        unreachable!()
+    };
+    new.scheduled_at = Some(1_795_510_800);
+    new.schedule = Some("due".into());
+    let payload = rmp_serde::to_vec_named(&Entry::Recipient(new.clone())).unwrap();
+    assert_eq!(
+        rmp_serde::from_slice::<Entry>(&payload).unwrap(),
+        Entry::Recipient(new)
+    );
+}
+
+fn recipient_entry(id: &str) -> Entry {
+    recipient(id, Fate::Delivered)
+}
+
+#[test]
+fn delivered_lists_each_delivered_recipient_at_its_headers_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    {
+        let (mut writer, _) = JournalWriter::open(&path, header_with("c", "00", 100)).unwrap();
+        writer.append(&recipient("a", Fate::Delivered)).unwrap();
+        writer.append(&recipient("b", Fate::Deferred)).unwrap();
+        writer.append(&recipient("c", Fate::Suppressed)).unwrap();
+        writer.sync().unwrap();
+    }
+    {
+        let (mut writer, _) =
+            JournalWriter::open_with(&path, header_with("c", "00", 200), true).unwrap();
+        writer.append(&recipient("b", Fate::Delivered)).unwrap();
+        writer.sync().unwrap();
+    }
+    assert_eq!(
+        delivered(&path).unwrap(),
+        vec![("a".to_string(), 100), ("b".to_string(), 200)]
+    );
+    let missing = delivered(&dir.path().join("none")).unwrap_err().to_string();
+    assert!(missing.contains("none"), "{missing}");
 }

@@ -5,6 +5,11 @@
 //! Everything here is plain data and pure functions of it (time is always a
 //! parameter), so the hosting service's scheduler and the batch commands
 //! share one implementation.
+//!
+//! - [`timing`]: durations, send-time slots ([`timing::SendAt`]) and quiet
+//!   hours in a time zone, across daylight saving changes;
+//! - [`frequency`]: caps on how often one recipient gets messages;
+//! - [`pacing`]: when one message goes, given all of the above.
 
 pub mod derive;
 pub mod events;

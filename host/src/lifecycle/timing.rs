@@ -11,7 +11,7 @@ use std::fmt;
 
 use chrono::offset::LocalResult;
 use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::Timestamp;

@@ -13,6 +13,7 @@ use mailrules::campaign::Campaign;
 use mailrules::deliver::{EmlDirTransport, MaildirTransport, SmtpRelay, Transport};
 use mailrules::evaluate::Evaluator;
 use mailrules::journal::{Entry, Fate, JournalWriter, RecipientEntry};
+use mailrules::lifecycle::pacing::{CampaignPacer, Pacer};
 use mailrules::profile_reader::ProfileReader;
 use mailrules::render::Renderer;
 use mailrules::run::Threads;
@@ -103,6 +104,20 @@ pub struct SendArgs {
     /// For sending when the rule cannot be trusted.
     #[arg(long)]
     fallback_only: bool,
+    /// A journal of an earlier send to count against the campaign's
+    /// [frequency] caps (repeat for several): every recipient it records as
+    /// delivered counts as one message at that journal's `now`. A recipient
+    /// a cap holds back is journaled `suppressed` with reason
+    /// `frequency-cap` (or `deferred` until the cap lifts, with
+    /// `on_cap = "postpone"` in [schedule]).
+    #[arg(long, value_name = "JOURNAL")]
+    history: Vec<PathBuf>,
+    /// The time zone of recipients whose profile has no `timezone` (or an
+    /// unknown one), for the campaign's [schedule]: send_at and quiet_hours
+    /// are local times in each recipient's zone. An IANA name, e.g.
+    /// Europe/Berlin.
+    #[arg(long, value_name = "IANA", default_value = "UTC")]
+    timezone: String,
     #[command(flatten)]
     send: SendOptions,
     #[command(flatten)]
@@ -161,6 +176,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             journal_path.display()
         );
     }
+    let pacer = pacer(&args, &campaign, now)?;
     let reader = ProfileReader::open(&args.profiles, None)?;
     let mut evaluator =
         Evaluator::new(&engine, &rule, campaign.clone(), limits, now).with_reuse(args.reuse);
@@ -214,6 +230,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         reader,
         &Threads(jobs),
         &options,
+        pacer.as_ref().map(|p| p as &dyn Pacer),
         &on_recipient,
     )?;
     progress.finish_and_clear();
@@ -265,11 +282,28 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             "mailrules: a template of the campaign fails for some recipients' data, so they are deferred (everyone else was sent): {error}\n  fix the campaign and run the same command again with --allow-changed (the journal records the campaign it started with)"
         );
     }
-    if summary.count(Fate::Deferred) > 0 {
+    if summary.held_back > 0 {
+        eprintln!(
+            "mailrules: {} recipients held back by the campaign's [frequency] caps or [schedule] (fate `suppressed`; the journal says which rule)",
+            summary.held_back
+        );
+    }
+    if let Some(due) = summary.next_due {
+        let due = chrono::DateTime::from_timestamp(due, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_else(|| due.to_string());
+        eprintln!(
+            "mailrules: {} recipients postponed by the campaign's [schedule] (fate `deferred`; the journal says until when and why); the first is due at {due}: run again then with --now {due} --allow-changed",
+            summary.postponed
+        );
+    }
+    if summary.count(Fate::Deferred) > summary.postponed {
         eprintln!(
             "mailrules: {} recipients deferred: run the same command again to retry them",
-            summary.count(Fate::Deferred)
+            summary.count(Fate::Deferred) - summary.postponed
         );
+    }
+    if summary.count(Fate::Deferred) > 0 {
         return Ok(ExitCode::from(3));
     }
     if summary.count(Fate::Error) > 0 {
@@ -280,6 +314,42 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_UNREADABLE_RECORDS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pacer for the campaign's [schedule] and [frequency], with the
+/// sends recorded in the --history journals; none when the campaign has
+/// neither table.
+fn pacer(args: &SendArgs, campaign: &Campaign, now: i64) -> anyhow::Result<Option<CampaignPacer>> {
+    let default_zone: mailrules::lifecycle::timing::Tz = args.timezone.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--timezone: `{}` is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)",
+            args.timezone
+        )
+    })?;
+    if campaign.schedule.is_empty() && campaign.frequency.is_empty() {
+        if !args.history.is_empty() {
+            eprintln!(
+                "mailrules: --history has no effect: {} has no [frequency] caps",
+                args.campaign.display()
+            );
+        }
+        return Ok(None);
+    }
+    let mut history: std::collections::HashMap<String, Vec<i64>> = std::collections::HashMap::new();
+    for path in &args.history {
+        let sends = mailrules::journal::delivered(path)
+            .with_context(|| format!("--history {}", path.display()))?;
+        for (profile_id, at) in sends {
+            history.entry(profile_id).or_default().push(at);
+        }
+    }
+    Ok(Some(CampaignPacer {
+        schedule: campaign.schedule.clone(),
+        caps: campaign.frequency.clone(),
+        history,
+        default_zone,
+        now,
+    }))
 }
 
 /// The `now` of the journal's latest header, if the journal exists and

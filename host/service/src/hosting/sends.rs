@@ -393,6 +393,7 @@ impl Hosting {
             reader,
             &self.fair_stage(tenant),
             &self.config.delivery,
+            None,
             &on_recipient,
         )
         .map(|summary| (summary, plan.now))
