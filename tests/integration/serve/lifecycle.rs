@@ -553,3 +553,73 @@ fn profiles_derived_from_events_decide_like_the_same_profiles_precomputed() {
         serde_json::json!({"r": 3, "f": 3, "m": 3, "score": "333"})
     );
 }
+
+#[test]
+fn a_campaign_sent_on_monday_reaches_each_recipient_on_tuesday_at_ten_local() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let token = server.tenant_with_rule("acme", "seed-segments");
+    let campaign = super::example_campaign()
+        .replace(
+            r#"now = "2026-11-24T09:00:00Z""#,
+            r#"now = "2026-11-30T09:00:00Z""#,
+        )
+        .replacen(
+            "[[subject]]",
+            "[schedule]\nsend_at = { weekday = \"tuesday\", local_time = \"10:00\" }\n\n[[subject]]",
+            1,
+        );
+    let put = server.put_campaign("acme", &token, super::CAMPAIGN, &campaign);
+    assert_eq!(put.status, 200, "{}", put.text());
+    let profiles = ["Asia/Tokyo", "Europe/Berlin", "America/New_York"]
+        .iter()
+        .enumerate()
+        .map(|(i, zone)| {
+            format!(
+                r#"{{"id":"r{i}","email":"r{i}@example.com","timezone":"{zone}","subscribed_at":"2026-11-01T00:00:00Z","consent":{{"email_marketing":true}}}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let started = server.call(
+        "POST",
+        &format!("/v1/tenants/acme/campaigns/{}/sends", super::CAMPAIGN),
+        Some(&token),
+        Some(("application/x-ndjson", profiles.into_bytes())),
+    );
+    assert_eq!(started.status, 202, "{}", started.text());
+    let id = started.json()["id"].as_str().unwrap().to_string();
+    let send = super::walkthrough::wait_for_send(&server, "acme", &token, &id);
+    // Nobody is due on Monday: all three wait for their Tuesday 10:00.
+    assert_eq!(send["report"]["fates"]["deferred"], 3, "{send}");
+    let maildir = data.path().join("tenants/acme/maildir");
+    assert_eq!(mails_in(&maildir), 0);
+
+    let start = at("2026-11-30T10:00:00Z");
+    for hour in 0..=30 {
+        tick(&server, start + hour * 3600);
+    }
+    let got: Vec<(String, i64)> = mails(&maildir)
+        .into_iter()
+        .map(|m| (m.to, m.date))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // 10:00 in Tokyo, Berlin and New York.
+            ("r0@example.com".to_string(), at("2026-12-01T01:00:00Z")),
+            ("r1@example.com".to_string(), at("2026-12-01T09:00:00Z")),
+            ("r2@example.com".to_string(), at("2026-12-01T15:00:00Z")),
+        ]
+    );
+    let runs = server
+        .call("GET", "/v1/tenants/acme/runs", Some(&token), None)
+        .json();
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        assert_eq!(run["state"], "sent", "{run}");
+        assert_eq!(run["flow"], format!("send:{id}"));
+        assert!(run["reason"].as_str().unwrap().contains("send-at"), "{run}");
+    }
+}

@@ -16,16 +16,19 @@ use mailrules::campaign::Campaign;
 use mailrules::deliver::{MaildirTransport, SmtpRelay, Transport};
 use mailrules::evaluate::Evaluator;
 use mailrules::journal::report::JournalReport;
-use mailrules::journal::{Entry, JournalWriter, RecipientEntry};
+use mailrules::journal::{Entry, Fate, JournalWriter, RecipientEntry};
+use mailrules::lifecycle::pacing::{CampaignPacer, Pacer};
 use mailrules::limits::resolve_within;
+use mailrules::profile::Profile;
 use mailrules::profile_reader::{ProfileFormat, ProfileReader};
 use mailrules::render::Renderer;
 use mailrules::send::{SendSummary, send};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::lifecycle::CONTINUATION;
 use super::{Hosting, HostingError, lock};
-use crate::store::{SendRecord, SendState, Store};
+use crate::store::{NewRun, RunKey, SendRecord, SendState, Store};
 
 /// Progress of a running send.
 #[derive(Debug, Default)]
@@ -238,15 +241,99 @@ impl Hosting {
         }
     }
 
-    /// Records the deliveries of a finished send, for frequency caps.
-    fn record_deliveries(&self, tenant: &str, id: &str, now: i64) -> Result<(), HostingError> {
-        let delivered: Vec<(String, i64)> = self
-            .journal_fates(tenant, id)?
-            .into_iter()
-            .filter(|(_, (fate, _))| *fate == mailrules::journal::Fate::Delivered)
-            .map(|(customer, _)| (customer, now))
+    /// Records the deliveries of a finished send (for frequency caps) and,
+    /// for a campaign send, turns its postponed recipients into runs the
+    /// scheduler sends when they are due.
+    fn after_send(&self, record: &SendRecord, plan: &SendPlan) -> Result<(), HostingError> {
+        let tenant = record.tenant.as_str();
+        let path = self.send_dir(tenant, &record.id).join(JOURNAL);
+        let (entries, _, _) = mailrules::journal::read(&path)
+            .map_err(|e| HostingError::Internal(format!("send {}: {e}", record.id)))?;
+        let mut last: HashMap<String, RecipientEntry> = HashMap::new();
+        for entry in entries {
+            if let Entry::Recipient(recipient) = entry {
+                last.insert(recipient.profile_id.clone(), recipient);
+            }
+        }
+        let delivered: Vec<(String, i64)> = last
+            .values()
+            .filter(|r| r.fate == Fate::Delivered)
+            .map(|r| (r.profile_id.clone(), plan.now))
             .collect();
-        Ok(self.store.record_deliveries(tenant, id, &delivered)?)
+        self.store
+            .record_deliveries(tenant, &record.id, &delivered)?;
+        if plan.flow.is_some() {
+            return Ok(());
+        }
+        let continuation = format!("{CONTINUATION}{}", record.id);
+        let mut postponed: Vec<NewRun> = last
+            .values()
+            .filter(|r| r.fate == Fate::Deferred)
+            .filter(|r| {
+                r.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("postponed"))
+            })
+            .filter_map(|r| {
+                Some(NewRun {
+                    key: RunKey {
+                        flow: continuation.clone(),
+                        customer: r.profile_id.clone(),
+                        trigger: record.id.clone(),
+                    },
+                    trigger_at: plan.now,
+                    due_at: r.scheduled_at?,
+                    reason: r.reason.clone(),
+                })
+            })
+            .collect();
+        postponed.sort_by(|a, b| a.key.customer.cmp(&b.key.customer));
+        self.store
+            .schedule_runs(tenant, &continuation, &postponed, None)?;
+        Ok(())
+    }
+
+    /// The pacer of a campaign send: the tenant's and the campaign's caps
+    /// over the tenant's deliveries, the campaign's send times and quiet
+    /// hours (the tenant's when it has none) in each recipient's zone.
+    fn campaign_pacer(
+        &self,
+        tenant: &str,
+        campaign: &Campaign,
+        now: i64,
+    ) -> Result<CampaignPacer, HostingError> {
+        let settings = self.tenant_settings(tenant)?;
+        let mut schedule = campaign.schedule.clone();
+        if schedule.quiet_hours.is_none() {
+            schedule.quiet_hours = settings.quiet_hours;
+        }
+        Ok(CampaignPacer {
+            schedule,
+            caps: settings.frequency.merged(&campaign.frequency),
+            history: self.store.delivery_times(tenant, now - 366 * 86_400)?,
+            default_zone: self.default_zone(tenant)?,
+            now,
+        })
+    }
+
+    /// The profiles a send was given (those that parse).
+    pub(super) fn send_profiles(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Vec<Profile>, HostingError> {
+        let dir = self.send_dir(tenant, id);
+        let plan: SendPlan = std::fs::read(dir.join(PLAN))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| HostingError::Internal(format!("send {id}: no readable {PLAN}")))?;
+        let format = match plan.format.as_str() {
+            "msgpack" => ProfileFormat::MessagePack,
+            _ => ProfileFormat::JsonLines,
+        };
+        let reader = ProfileReader::open(&dir.join(profiles_file(format)), Some(format))
+            .map_err(|e| HostingError::Internal(format!("send {id}: {e}")))?;
+        Ok(reader.filter_map(|record| record.profile.ok()).collect())
     }
 
     pub(super) fn send_dir(&self, tenant: &str, id: &str) -> PathBuf {
@@ -264,8 +351,8 @@ impl Hosting {
                 let id = record.id.clone();
                 let result = hosting.run_send(&record, &progress);
                 let finished = match result {
-                    Ok((summary, now)) => {
-                        if let Err(error) = hosting.record_deliveries(&record.tenant, &id, now) {
+                    Ok((summary, plan)) => {
+                        if let Err(error) = hosting.after_send(&record, &plan) {
                             tracing::error!(send = id, %error, "cannot record deliveries");
                         }
                         hosting.store.finish_send(
@@ -303,7 +390,7 @@ impl Hosting {
         &self,
         record: &SendRecord,
         progress: &SendProgress,
-    ) -> Result<(SendSummary, i64), HostingError> {
+    ) -> Result<(SendSummary, SendPlan), HostingError> {
         let tenant = record.tenant.as_str();
         let dir = self.send_dir(tenant, &record.id);
         let internal = |what: &str, error: &dyn std::fmt::Display| {
@@ -384,6 +471,13 @@ impl Hosting {
                 })
                 .inc();
         };
+        // A flow's messages were paced by the tick that made the send; a
+        // campaign send paces each recipient here (caps, send time, quiet
+        // hours), and the scheduler sends the postponed ones when due.
+        let pacer = match &plan.flow {
+            Some(_) => None,
+            None => Some(self.campaign_pacer(tenant, &campaign, plan.now)?),
+        };
         send(
             &evaluator,
             &renderer,
@@ -393,10 +487,10 @@ impl Hosting {
             reader,
             &self.fair_stage(tenant),
             &self.config.delivery,
-            None,
+            pacer.as_ref().map(|p| p as &dyn Pacer),
             &on_recipient,
         )
-        .map(|summary| (summary, plan.now))
+        .map(|summary| (summary, plan))
         .map_err(|e| internal("journal", &e))
     }
 }

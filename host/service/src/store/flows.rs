@@ -136,6 +136,8 @@ pub struct NewRun {
     pub trigger_at: i64,
     /// When it is due.
     pub due_at: i64,
+    /// Why it is due then, if not plainly.
+    pub reason: Option<String>,
 }
 
 /// A change to a run.
@@ -432,6 +434,21 @@ impl Store {
         Ok(times)
     }
 
+    /// Customers with a message in a flow send not reconciled yet, and that
+    /// send's time: frequency caps count them as sent.
+    pub fn queued_times(&self, tenant: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT r.customer, s.now FROM flow_runs r JOIN sends s ON s.id = r.send_id
+             WHERE r.tenant = ?1 AND r.state = 'queued' AND s.now IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM deliveries d
+                               WHERE d.tenant = r.tenant AND d.customer = r.customer
+                                 AND d.send_id = r.send_id)",
+        )?;
+        let rows = stmt.query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The time a flow send was made for (its `now`), if it is one.
     pub fn send_now(&self, id: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
@@ -467,8 +484,8 @@ fn insert_runs(
 ) -> Result<usize, StoreError> {
     require_tenant(tx, tenant)?;
     let mut insert = tx.prepare(
-        "INSERT INTO flow_runs (tenant, flow, customer, trigger, trigger_at, due_at, state, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7)
+        "INSERT INTO flow_runs (tenant, flow, customer, trigger, trigger_at, due_at, state, reason, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'waiting', ?8, ?7)
          ON CONFLICT (tenant, flow, customer, trigger) DO NOTHING",
     )?;
     let at = now();
@@ -481,7 +498,8 @@ fn insert_runs(
             run.key.trigger,
             run.trigger_at,
             run.due_at,
-            at
+            at,
+            run.reason
         ])?;
     }
     Ok(created)

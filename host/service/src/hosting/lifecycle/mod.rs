@@ -11,4 +11,5 @@ mod tick;
 
 pub use flows::FlowView;
 pub use ingest::{EventsPosted, ProfilesPosted};
+pub(crate) use tick::CONTINUATION;
 pub use tick::TickReport;

@@ -37,6 +37,10 @@ use serde::Serialize;
 use super::super::{Hosting, HostingError, lock};
 use crate::store::{FlowRun, NewRun, RunKey, RunState, RunUpdate, SendState};
 
+/// The flow name of the runs that continue a campaign send: its
+/// recipients postponed to their local send time or past a cap.
+pub(crate) const CONTINUATION: &str = "send:";
+
 /// Events read per batch when looking for triggers.
 const EVENT_BATCH: usize = 10_000;
 /// Due runs handled per tenant per tick (the rest wait for the next).
@@ -111,10 +115,11 @@ impl Hosting {
                 Err(error) => report.errors.push(format!("{tenant}: {error}")),
             }
         }
-        if flows.is_empty() {
-            return Ok(());
-        }
-        let profiles = self.derived_profiles(tenant, now)?;
+        let profiles = if flows.is_empty() {
+            HashMap::new()
+        } else {
+            self.derived_profiles(tenant, now)?
+        };
         let default_zone = self.default_zone(tenant)?;
         let zone_of = |customer: &str| {
             zone_or(
@@ -165,6 +170,7 @@ impl Hosting {
                     },
                     trigger_at: event.at,
                     due_at: flow.due_at(event.at, zone_of(&event.customer)),
+                    reason: None,
                 })
                 .collect();
             created += self.store.schedule_runs(tenant, name, &runs, Some(last))?;
@@ -209,6 +215,7 @@ impl Hosting {
                 },
                 trigger_at: now,
                 due_at: flow.due_at(now, zone_of(customer)),
+                reason: None,
             })
             .collect();
         entered.sort_by(|a, b| a.key.customer.cmp(&b.key.customer));
@@ -237,6 +244,31 @@ impl Hosting {
         let mut history = self
             .store
             .delivery_times(tenant, now - HISTORY_DAYS * 86_400)?;
+        // Messages of sends still running count too: a cap holds even
+        // while the send that may reach it is under way.
+        for (customer, at) in self.store.queued_times(tenant)? {
+            history.entry(customer).or_default().push(at);
+        }
+        // Flows, and the campaign sends whose postponed recipients are due
+        // (as `send:<id>` runs): each with where its profiles come from.
+        let mut sources: BTreeMap<String, (Flow, Option<HashMap<String, Profile>>)> = flows
+            .iter()
+            .map(|(name, (flow, _))| (name.clone(), (flow.clone(), None)))
+            .collect();
+        for run in &due {
+            if let Some(send_id) = run.key.flow.strip_prefix(CONTINUATION)
+                && !sources.contains_key(&run.key.flow)
+                && let Some(continuation) = self.continuation(tenant, send_id)?
+            {
+                sources.insert(run.key.flow.clone(), continuation);
+            }
+        }
+        let profile_of = |run: &FlowRun| -> Option<&Profile> {
+            match sources.get(&run.key.flow) {
+                Some((_, Some(own))) => own.get(&run.key.customer),
+                _ => profiles.get(&run.key.customer),
+            }
+        };
         let mut updates = Vec::new();
         let mut by_flow: BTreeMap<&str, Vec<&FlowRun>> = BTreeMap::new();
         for run in &due {
@@ -246,7 +278,7 @@ impl Hosting {
                 due_at: None,
                 reason: Some(reason),
             };
-            let Some((flow, _)) = flows.get(&run.key.flow) else {
+            let Some((flow, _)) = sources.get(&run.key.flow) else {
                 updates.push(update(
                     RunState::Cancelled,
                     "the flow was deleted or is invalid".into(),
@@ -283,7 +315,7 @@ impl Hosting {
                     continue;
                 }
             }
-            if !profiles.contains_key(&run.key.customer) {
+            if profile_of(run).is_none() {
                 updates.push(update(
                     RunState::Failed,
                     "no profile with an email address for this customer".into(),
@@ -296,12 +328,13 @@ impl Hosting {
         self.store.update_runs(tenant, &updates)?;
 
         for (name, runs) in by_flow {
-            let (flow, _) = &flows[name];
+            let (flow, _) = &sources[name];
             let (served, campaign) = self.served(tenant, &flow.campaign, Some(now))?;
             let records = runs
                 .iter()
+                .filter_map(|run| profile_of(run).cloned())
                 .enumerate()
-                .map(|(i, run)| record(i, profiles[&run.key.customer].clone()))
+                .map(|(i, profile)| record(i, profile))
                 .collect();
             let mut outcomes: Vec<Outcome> = Vec::with_capacity(runs.len());
             self.evaluate_records(tenant, &served, records, |processed| {
@@ -348,13 +381,14 @@ impl Hosting {
                     // this one waits for the next tick (and its caps).
                     continue;
                 }
-                let zone = zone_or(profiles[customer].timezone.as_deref(), default_zone);
+                let profile = profile_of(run).expect("checked above");
+                let zone = zone_or(profile.timezone.as_deref(), default_zone);
                 let sent = history.get(customer).map(Vec::as_slice).unwrap_or(&[]);
                 match pace(&schedule, &caps, sent, &outcome.segments, zone, now) {
                     Pacing::Now => {
                         history.entry(customer.clone()).or_default().push(now);
                         going.push(run.key.clone());
-                        let json = serde_json::to_string(&profiles[customer])
+                        let json = serde_json::to_string(profile)
                             .map_err(|e| HostingError::Internal(format!("profile: {e}")))?;
                         lines.extend_from_slice(json.as_bytes());
                         lines.push(b'\n');
@@ -491,6 +525,33 @@ impl Hosting {
                 Entry::Started { .. } => None,
             })
             .collect())
+    }
+
+    /// The flow of a campaign send's postponed recipients: its campaign,
+    /// sent at once when due, with the profiles the send was given.
+    fn continuation(
+        &self,
+        tenant: &str,
+        send_id: &str,
+    ) -> Result<Option<(Flow, Option<HashMap<String, Profile>>)>, HostingError> {
+        let Some(record) = self.store.send(tenant, send_id)? else {
+            return Ok(None);
+        };
+        let flow = Flow {
+            name: format!("{CONTINUATION}{send_id}"),
+            campaign: record.campaign,
+            trigger: Trigger::Segment(String::new()),
+            delay: 0,
+            local_time: None,
+            exit_on: Vec::new(),
+            expire_after: mailrules::lifecycle::flow::DEFAULT_EXPIRE_AFTER,
+        };
+        let profiles = self
+            .send_profiles(tenant, send_id)?
+            .into_iter()
+            .map(|profile| (profile.id.clone(), profile))
+            .collect();
+        Ok(Some((flow, Some(profiles))))
     }
 
     /// The tenant's default time zone (UTC when it has none).
