@@ -10,11 +10,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, ValueEnum};
 use mailrules_bench::fixture::Fixture;
 use mailrules_bench::report::{Table, write_between_markers};
-use mailrules_bench::sections::{delivery, evaluation, isolation, load, noisy_neighbour, scaling};
+use mailrules_bench::sections::{
+    delivery, evaluation, isolation, lifecycle, load, noisy_neighbour, scaling,
+};
 
 /// Benchmarks of mailrules: rule evaluation against native code and script
-/// peers, isolation and load costs, scaling, delivery end to end, and a
-/// noisy neighbour.
+/// peers, isolation and load costs, scaling, delivery end to end, a noisy
+/// neighbour, and lifecycle (event ingestion, profile derivation).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -63,6 +65,8 @@ enum Section {
     Delivery,
     /// 6. A tenant's throughput with a neighbour whose rule loops.
     NoisyNeighbour,
+    /// 7–8. Event ingestion, and derived against pre-computed profiles.
+    Lifecycle,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -104,6 +108,11 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted(Section::NoisyNeighbour) {
         show(noisy_neighbour::run(&fixture, args.rounds)?, &mut tables);
+    }
+    if wanted(Section::Lifecycle) {
+        for table in lifecycle::run(fixture.now, args.rounds)? {
+            show(table, &mut tables);
+        }
     }
     if let Some(path) = &args.write {
         let mut text = format!(

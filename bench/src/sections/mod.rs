@@ -3,6 +3,7 @@
 pub mod delivery;
 pub mod evaluation;
 pub mod isolation;
+pub mod lifecycle;
 pub mod load;
 pub mod noisy_neighbour;
 pub mod scaling;

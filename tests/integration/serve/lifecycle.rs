@@ -623,3 +623,51 @@ fn a_campaign_sent_on_monday_reaches_each_recipient_on_tuesday_at_ten_local() {
         assert!(run["reason"].as_str().unwrap().contains("send-at"), "{run}");
     }
 }
+
+#[test]
+fn mailrules_tick_runs_the_schedule_on_a_data_directory_not_in_use() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let token = lifecycle_tenant(&server);
+    let event = r#"{"id":"s1","type":"subscribed","customer":"ann","at":"2026-11-30T07:30:00Z","email":"ann@example.com","timezone":"Europe/Berlin"}"#;
+    post_events(&server, &token, &[event.to_string()]);
+    let tick = |now: &str| {
+        std::process::Command::new(mailrules_integration::mailrules_bin())
+            .args(["tick", "--now", now, "--data-dir"])
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    // The running service holds the data directory.
+    let refused = tick("2026-11-30T08:00:00Z");
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("in use by another mailrules process"),
+        "{stderr}"
+    );
+
+    server.kill();
+    let done = tick("2026-11-30T08:00:00Z");
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(report["now"], "2026-11-30T08:00:00Z");
+    assert_eq!(report["triggered"], 1, "{report}");
+    assert_eq!(report["queued"], 1, "{report}");
+    assert_eq!(report["sent"], 1, "{report}");
+    let maildir = data.path().join(format!("tenants/{TENANT}/maildir"));
+    let sent = mails(&maildir);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].subject, WELCOME);
+    assert_eq!(sent[0].date, at("2026-11-30T08:00:00Z"));
+    // Again at the same time: nothing more.
+    let again: serde_json::Value =
+        serde_json::from_slice(&tick("2026-11-30T08:00:00Z").stdout).unwrap();
+    assert_eq!(again["queued"], 0, "{again}");
+    assert_eq!(mails_in(&maildir), 1);
+}
