@@ -209,10 +209,14 @@ impl Hosting {
             ProfileFormat::JsonLines,
         )
         .map_err(|e| HostingError::Internal(format!("{}: {e}", dir.display())))?;
-        match self
-            .store
-            .create_flow_send(tenant, campaign_id, &served.active, &id, flow, now, runs)
-        {
+        let send = crate::store::NewFlowSend {
+            id: &id,
+            campaign: campaign_id,
+            rule_version: &served.active,
+            flow,
+            now,
+        };
+        match self.store.create_flow_send(tenant, &send, runs) {
             Ok(()) => {}
             Err(crate::StoreError::Conflict(_)) => {
                 let _ = std::fs::remove_dir_all(&dir);

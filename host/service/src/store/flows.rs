@@ -140,6 +140,21 @@ pub struct NewRun {
     pub reason: Option<String>,
 }
 
+/// A send the scheduler creates for due runs.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFlowSend<'a> {
+    /// Its id ([`Store::new_send_id`]).
+    pub id: &'a str,
+    /// The campaign it sends.
+    pub campaign: &'a str,
+    /// The rule version it runs.
+    pub rule_version: &'a str,
+    /// The flow that made it.
+    pub flow: &'a str,
+    /// The time it is sent at.
+    pub now: i64,
+}
+
 /// A change to a run.
 #[derive(Debug, Clone)]
 pub struct RunUpdate {
@@ -345,13 +360,16 @@ impl Store {
     pub fn create_flow_send(
         &self,
         tenant: &str,
-        campaign: &str,
-        rule_version: &str,
-        id: &str,
-        flow: &str,
-        send_now: i64,
+        send: &NewFlowSend<'_>,
         keys: &[RunKey],
     ) -> Result<(), StoreError> {
+        let NewFlowSend {
+            id,
+            campaign,
+            rule_version,
+            flow,
+            now: send_now,
+        } = *send;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         insert_send(&tx, tenant, campaign, rule_version, id)?;

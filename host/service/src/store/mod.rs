@@ -30,7 +30,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::StoreError;
 
 pub use events::EventRecord;
-pub use flows::{FlowRecord, FlowRun, NewRun, RunKey, RunState, RunUpdate};
+pub use flows::{FlowRecord, FlowRun, NewFlowSend, NewRun, RunKey, RunState, RunUpdate};
 pub use profiles::StoredEvents;
 pub use rules::{ActivationRecord, RuleState, RuleVersionRecord};
 pub use sends::{SendRecord, SendState};

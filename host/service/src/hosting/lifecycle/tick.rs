@@ -41,6 +41,10 @@ use crate::store::{FlowRun, NewRun, RunKey, RunState, RunUpdate, SendState};
 /// recipients postponed to their local send time or past a cap.
 pub(crate) const CONTINUATION: &str = "send:";
 
+/// Where runs of one flow come from: the flow, and for a campaign send's
+/// continuation the profiles that send was given (flows read the store).
+type RunSource = (Flow, Option<HashMap<String, Profile>>);
+
 /// Events read per batch when looking for triggers.
 const EVENT_BATCH: usize = 10_000;
 /// Due runs handled per tenant per tick (the rest wait for the next).
@@ -251,7 +255,7 @@ impl Hosting {
         }
         // Flows, and the campaign sends whose postponed recipients are due
         // (as `send:<id>` runs): each with where its profiles come from.
-        let mut sources: BTreeMap<String, (Flow, Option<HashMap<String, Profile>>)> = flows
+        let mut sources: BTreeMap<String, RunSource> = flows
             .iter()
             .map(|(name, (flow, _))| (name.clone(), (flow.clone(), None)))
             .collect();
@@ -529,11 +533,7 @@ impl Hosting {
 
     /// The flow of a campaign send's postponed recipients: its campaign,
     /// sent at once when due, with the profiles the send was given.
-    fn continuation(
-        &self,
-        tenant: &str,
-        send_id: &str,
-    ) -> Result<Option<(Flow, Option<HashMap<String, Profile>>)>, HostingError> {
+    fn continuation(&self, tenant: &str, send_id: &str) -> Result<Option<RunSource>, HostingError> {
         let Some(record) = self.store.send(tenant, send_id)? else {
             return Ok(None);
         };
