@@ -174,4 +174,6 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;
