@@ -228,7 +228,7 @@ pub fn run(now: i64, rounds: usize) -> anyhow::Result<Vec<Table>> {
             "The same {} customers: their profile parsed from its pre-computed JSON line \
              (what a posted profile costs), derived from its events already in memory \
              (`mailrules::lifecycle::derive`), and derived from the store as a send does \
-             (`Hosting::derived_profile`: two SQLite reads, the event lines parsed, derived). \
+             (`Hosting::derived_profile`: three SQLite reads — posted profile, events, compacted orders — the event lines parsed, derived). \
              Best of {} rounds.",
             count(CUSTOMERS as f64),
             rounds.max(1)
