@@ -180,36 +180,87 @@ impl Metrics {
         }
     }
 
-    /// Counts one recipient's outcome for a rule version.
-    pub fn record_outcome(&self, tenant: &str, version: &str, outcome: &Outcome) {
-        self.evaluations
-            .get_or_create(&EvaluationLabels {
-                tenant: tenant.to_string(),
-                version: version.to_string(),
-                status: outcome.status.as_str().to_string(),
-                reason: reason_label(outcome.reason.as_deref()).to_string(),
-            })
-            .inc();
-    }
-
-    /// Records one evaluation's cost.
-    pub fn record_cost(&self, tenant: &str, version: &str, seconds: f64, fuel: Option<u64>) {
-        let labels = RuleLabels {
-            tenant: tenant.to_string(),
-            version: version.to_string(),
-        };
-        self.latency.get_or_create(&labels).observe(seconds);
-        if let Some(fuel) = fuel {
-            self.fuel.get_or_create(&labels).observe(fuel as f64);
-        }
-    }
-
     /// The metrics in Prometheus' text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// One tenant's evaluation metrics for the length of a run: each series is
+/// looked up in its family once and its handle kept, so recording a
+/// recipient allocates nothing and takes no lock on the family.
+pub struct RunMetrics<'a> {
+    metrics: &'a Metrics,
+    tenant: &'a str,
+    /// (version, status, reason) → its counter; a run sees a handful.
+    outcomes: Vec<(String, &'static str, &'static str, Counter)>,
+    /// version → (latency, fuel).
+    costs: Vec<(String, Histogram, Histogram)>,
+}
+
+impl<'a> RunMetrics<'a> {
+    /// Handles of `tenant`'s series, found as they are first needed.
+    pub fn new(metrics: &'a Metrics, tenant: &'a str) -> Self {
+        RunMetrics {
+            metrics,
+            tenant,
+            outcomes: Vec::new(),
+            costs: Vec::new(),
+        }
+    }
+
+    /// Counts one evaluation by status and reason.
+    pub fn record_outcome(&mut self, version: &str, outcome: &Outcome) {
+        let status = outcome.status.as_str();
+        let reason = reason_label(outcome.reason.as_deref());
+        let found = self
+            .outcomes
+            .iter()
+            .find(|(v, s, r, _)| v == version && *s == status && *r == reason);
+        let counter = match found {
+            Some((_, _, _, counter)) => counter,
+            None => {
+                let counter = self
+                    .metrics
+                    .evaluations
+                    .get_or_create(&EvaluationLabels {
+                        tenant: self.tenant.to_string(),
+                        version: version.to_string(),
+                        status: status.to_string(),
+                        reason: reason.to_string(),
+                    })
+                    .clone();
+                self.outcomes
+                    .push((version.to_string(), status, reason, counter));
+                &self.outcomes.last().expect("just pushed").3
+            }
+        };
+        counter.inc();
+    }
+
+    /// Records one evaluation's cost.
+    pub fn record_cost(&mut self, version: &str, seconds: f64, fuel: Option<u64>) {
+        let index = match self.costs.iter().position(|(v, _, _)| v == version) {
+            Some(index) => index,
+            None => {
+                let labels = RuleLabels {
+                    tenant: self.tenant.to_string(),
+                    version: version.to_string(),
+                };
+                let latency = self.metrics.latency.get_or_create(&labels).clone();
+                let fuel = self.metrics.fuel.get_or_create(&labels).clone();
+                self.costs.push((version.to_string(), latency, fuel));
+                self.costs.len() - 1
+            }
+        };
+        let (_, latency, fuel_histogram) = &self.costs[index];
+        latency.observe(seconds);
+        if let Some(fuel) = fuel {
+            fuel_histogram.observe(fuel as f64);
+        }
     }
 }
 
@@ -250,16 +301,22 @@ mod tests {
     #[test]
     fn the_text_format_names_every_family() {
         let metrics = Metrics::new();
-        metrics.record_cost("acme", "v1", 0.002, Some(5_000));
-        metrics
-            .evaluations
-            .get_or_create(&EvaluationLabels {
-                tenant: "acme".into(),
-                version: "v1".into(),
-                status: "ok".into(),
-                reason: "none".into(),
-            })
-            .inc();
+        {
+            let mut run = RunMetrics::new(&metrics, "acme");
+            run.record_cost("v1", 0.002, Some(5_000));
+            let ok = Outcome::without_message("c1".into(), mailrules::Status::Ok, String::new());
+            let ok = Outcome { reason: None, ..ok };
+            let trapped = Outcome::without_message(
+                "c2".into(),
+                mailrules::Status::Fallback,
+                "trap: x".into(),
+            );
+            // Three recipients, two series: the handles are kept and reused.
+            run.record_outcome("v1", &ok);
+            run.record_outcome("v1", &ok);
+            run.record_outcome("v1", &trapped);
+            assert_eq!(run.outcomes.len(), 2);
+        }
         metrics
             .breaker
             .get_or_create(&RuleLabels {
@@ -270,7 +327,13 @@ mod tests {
         let text = metrics.encode();
         assert!(
             text.contains(
-                r#"mailrules_evaluations_total{tenant="acme",version="v1",status="ok",reason="none"} 1"#
+                r#"mailrules_evaluations_total{tenant="acme",version="v1",status="ok",reason="none"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mailrules_evaluations_total{tenant="acme",version="v1",status="fallback",reason="trap"} 1"#
             ),
             "{text}"
         );

@@ -13,6 +13,7 @@ use mailrules::profile_reader::{ProfileFormat, ProfileReader, ProfileRecord};
 use mailrules::run::{EvaluationStage, Processed, Stopped, process};
 
 use super::{Hosting, HostingError};
+use crate::metrics::RunMetrics;
 
 /// Most profiles handed to one evaluation job (jobs start smaller; see
 /// [`mailrules::fair_share`]).
@@ -185,11 +186,12 @@ impl Hosting {
         mut each: impl FnMut(Processed) -> bool,
     ) {
         let stage = self.fair_stage(tenant);
+        let mut metrics = RunMetrics::new(&self.metrics, tenant);
         let _ = stage.evaluate(
             &served.evaluator,
             Box::new(records.into_iter()),
             &mut |processed| {
-                self.observe(tenant, served, &processed);
+                self.observe(tenant, &mut metrics, served, &processed);
                 if each(processed) {
                     Ok(())
                 } else {
@@ -209,13 +211,17 @@ impl Hosting {
     }
 
     /// Metrics and rule logs of one processed record.
-    fn observe(&self, tenant: &str, served: &Served, processed: &Processed) {
+    fn observe(
+        &self,
+        tenant: &str,
+        metrics: &mut RunMetrics<'_>,
+        served: &Served,
+        processed: &Processed,
+    ) {
         let version = served.version_of(processed);
-        self.metrics
-            .record_outcome(tenant, version, &processed.outcome);
+        metrics.record_outcome(version, &processed.outcome);
         if let Some((elapsed, fuel)) = processed.cost {
-            self.metrics
-                .record_cost(tenant, version, elapsed.as_secs_f64(), fuel);
+            metrics.record_cost(version, elapsed.as_secs_f64(), fuel);
         }
         if let Some(log) = &processed.outcome.log {
             self.logs
