@@ -20,6 +20,7 @@ pub use report::{
 };
 
 use crate::evaluate::{Evaluator, Session};
+use crate::fair_share::FairScheduler;
 use crate::policy;
 use crate::profile::Profile;
 use crate::profile_reader::ProfileRecord;
@@ -56,6 +57,10 @@ pub enum DiffError {
         /// What differs: `campaign`, `now` or `limits`.
         what: &'static str,
     },
+    /// The shared workers could not finish the comparison (a worker
+    /// panicked, or the scheduler is shutting down).
+    #[error("the comparison stopped: {0}")]
+    Stopped(String),
 }
 
 /// Runs `active` and `candidate` on every record, on `jobs` threads, and
@@ -71,18 +76,7 @@ pub fn run(
     records: impl Iterator<Item = ProfileRecord> + Send,
     jobs: usize,
 ) -> Result<DiffReport, DiffError> {
-    let mismatch = |what| Err(DiffError::Mismatch { what });
-    if !Arc::ptr_eq(active.campaign(), candidate.campaign())
-        && active.campaign() != candidate.campaign()
-    {
-        return mismatch("campaign");
-    }
-    if active.now() != candidate.now() {
-        return mismatch("now");
-    }
-    if active.limits() != candidate.limits() {
-        return mismatch("limits");
-    }
+    comparable(active, candidate)?;
     let mut tally = Tally::default();
     let counted = crate::ordered::ordered(
         records,
@@ -99,6 +93,52 @@ pub fn run(
         Ok(()) => Ok(tally.report()),
         Err(never) => match never {},
     }
+}
+
+/// Like [`run`], on the workers a [`FairScheduler`] shares between
+/// tenants, as `tenant`'s work: a diff takes its fair share of the
+/// evaluation capacity, not threads of its own.
+pub fn run_fair(
+    active: &Evaluator,
+    candidate: &Evaluator,
+    records: impl Iterator<Item = ProfileRecord>,
+    scheduler: &FairScheduler,
+    tenant: &str,
+) -> Result<DiffReport, DiffError> {
+    comparable(active, candidate)?;
+    let mut tally = Tally::default();
+    let pair = (active.clone(), candidate.clone());
+    let chunk = chunk_len(active.reuse(), candidate.reuse());
+    scheduler
+        .map_ordered(
+            tenant,
+            records,
+            chunk,
+            move |first, chunk| compare_chunk((&pair.0, &pair.1), first, chunk),
+            |compared| {
+                tally.record(compared);
+                Ok::<(), std::convert::Infallible>(())
+            },
+        )
+        .map_err(|error| DiffError::Stopped(format!("{error:?}")))?;
+    Ok(tally.report())
+}
+
+/// Whether two evaluators differ only in their rules.
+fn comparable(active: &Evaluator, candidate: &Evaluator) -> Result<(), DiffError> {
+    let mismatch = |what| Err(DiffError::Mismatch { what });
+    if !Arc::ptr_eq(active.campaign(), candidate.campaign())
+        && active.campaign() != candidate.campaign()
+    {
+        return mismatch("campaign");
+    }
+    if active.now() != candidate.now() {
+        return mismatch("now");
+    }
+    if active.limits() != candidate.limits() {
+        return mismatch("limits");
+    }
+    Ok(())
 }
 
 /// Records per chunk: a multiple of both reuse counts when that stays

@@ -11,7 +11,8 @@ impl Hosting {
     /// Runs the tenant's active version and `candidate` on `records` for the
     /// campaign and reports the differences: status from → to, segment
     /// membership gained and lost, subject / preheader / block changes, new
-    /// and fixed failures by reason, fuel p50/p99 of each.
+    /// and fixed failures by reason, fuel p50/p99 of each. Both run on the
+    /// evaluation workers every tenant shares, as this tenant's work.
     pub fn diff(
         &self,
         tenant: &str,
@@ -37,11 +38,12 @@ impl Hosting {
             active.limits().clone(),
             active.now(),
         );
-        mailrules::diff::run(
+        mailrules::diff::run_fair(
             &active,
             &candidate,
             records.into_iter(),
-            self.config.evaluation_threads,
+            &self.scheduler,
+            tenant,
         )
         .map_err(|e| HostingError::Internal(e.to_string()))
     }
