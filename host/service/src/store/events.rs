@@ -21,8 +21,12 @@ pub struct EventRecord {
     pub at: String,
 }
 
+/// Events kept per tenant: the oldest go as new ones come.
+pub const EVENTS_KEPT: usize = 1_000;
+
 impl Store {
-    /// Appends an event to the tenant's log and returns its id.
+    /// Appends an event to the tenant's log and returns its id; only the
+    /// last [`EVENTS_KEPT`] of a tenant are kept.
     pub fn record_event(
         &self,
         tenant: &str,
@@ -42,7 +46,13 @@ impl Store {
             "INSERT INTO events (tenant, version, kind, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![tenant, version, kind, detail, now()],
         )?;
-        Ok(conn.last_insert_rowid())
+        let id = conn.last_insert_rowid();
+        conn.execute(
+            "DELETE FROM events WHERE tenant = ?1 AND id < (
+                 SELECT id FROM events WHERE tenant = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![tenant, EVENTS_KEPT as i64 - 1],
+        )?;
+        Ok(id)
     }
 
     /// The tenant's `limit` most recent events, newest first.
@@ -122,5 +132,22 @@ mod tests {
             store.record_event("acme", None, "", ""),
             Err(StoreError::InvalidValue { .. })
         ));
+    }
+
+    #[test]
+    fn only_the_last_events_of_a_tenant_are_kept() {
+        let (_dir, store) = crate::store::test_support::store_with_tenants();
+        store.record_event("globex", None, "note", "kept").unwrap();
+        for i in 0..EVENTS_KEPT + 5 {
+            store
+                .record_event("acme", None, "note", &i.to_string())
+                .unwrap();
+        }
+        let events = store.events("acme", usize::MAX).unwrap();
+        assert_eq!(events.len(), EVENTS_KEPT);
+        assert_eq!(events[0].detail, (EVENTS_KEPT + 4).to_string());
+        assert_eq!(events[EVENTS_KEPT - 1].detail, "5");
+        // Another tenant's log is untouched.
+        assert_eq!(store.events("globex", 10).unwrap().len(), 1);
     }
 }
