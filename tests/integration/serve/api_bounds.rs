@@ -246,3 +246,118 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
         String::from_utf8_lossy(&answer)
     );
 }
+
+#[test]
+fn quotas_and_size_caps_answer_with_their_codes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            "--max-campaign-kib",
+            "4",
+            "--max-rule-versions",
+            "1",
+            "--max-campaigns",
+            "1",
+            "--max-component-mib",
+            "1",
+        ],
+    );
+    let token = server.create_tenant("acme");
+    let component = mailrules_integration::rule("seed-segments");
+    assert_eq!(server.upload("acme", &token, "v1", &component).status, 201);
+    // The second version is over the quota of one.
+    let second = server.upload("acme", &token, "v2", &component);
+    assert_eq!(second.status, 409, "{}", second.text());
+    assert_eq!(second.error_code(), "quota");
+    // A component over the operator's size limit (1 MiB).
+    let big = data.path().join("big.wasm");
+    std::fs::write(&big, vec![0u8; (1 << 20) + 1]).unwrap();
+    let refused = server.upload("acme", &token, "v3", &big);
+    assert_eq!(refused.status, 413, "{}", refused.text());
+
+    // The example campaign is over 4 KiB.
+    let campaign = super::example_campaign();
+    assert!(campaign.len() > 4 << 10);
+    let too_big = server.put_campaign("acme", &token, super::CAMPAIGN, &campaign);
+    assert_eq!(too_big.status, 413, "{}", too_big.text());
+    let small = |id: &str| {
+        format!(
+            "id = \"{id}\"\n[[subject]]\nid = \"s\"\ntext = \"Hi\"\n[[preheader]]\nid = \"p\"\ntext = \"Hi\"\n\
+             [[slot]]\nname = \"hero\"\n[[slot.block]]\nid = \"b\"\nhtml = \"<p>b</p>\"\n\
+             [fallback]\nsubject = \"s\"\npreheader = \"p\"\nblocks = {{ hero = \"b\" }}\n"
+        )
+    };
+    let first = server.put_campaign("acme", &token, "one", &small("one"));
+    assert_eq!(first.status, 200, "{}", first.text());
+    let second = server.put_campaign("acme", &token, "two", &small("two"));
+    assert_eq!(second.status, 409, "{}", second.text());
+    assert_eq!(second.error_code(), "quota");
+    // Replacing the one it has is not a new campaign.
+    assert_eq!(
+        server
+            .put_campaign("acme", &token, "one", &small("one"))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_relay_that_is_not_smtp_is_refused_at_tenant_creation() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    for (body, code) in [
+        (
+            r#"{"id": "acme", "relay": "http://relay.example"}"#,
+            "invalid-relay",
+        ),
+        (
+            r#"{"id": "acme", "timezone": "Mars/Olympus"}"#,
+            "invalid-timezone",
+        ),
+        (r#"{"id": "acme", "quiet_hours": "late"}"#, "bad-json"),
+    ] {
+        let answer = server.call(
+            "POST",
+            "/v1/tenants",
+            Some(super::OPERATOR),
+            Some(("application/json", body.as_bytes().to_vec())),
+        );
+        assert_eq!(answer.status / 100, 4, "{body}: {}", answer.text());
+        assert_eq!(answer.error_code(), code, "{body}");
+    }
+    // Nothing was created.
+    let tenants = server
+        .call("GET", "/v1/tenants", Some(super::OPERATOR), None)
+        .json();
+    assert_eq!(tenants["tenants"], serde_json::json!([]));
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_as_they_arrive() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--max-connections", "2"]);
+    let address = server.base.strip_prefix("http://").unwrap();
+    // Two idle connections hold both places.
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(address).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(address).unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = Vec::new();
+    let read = third.read_to_end(&mut answer);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the third connection was served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held);
+    // With the places free again, requests are served.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(server.call("GET", "/healthz", None, None).status, 200);
+}

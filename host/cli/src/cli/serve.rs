@@ -51,6 +51,21 @@ pub struct ServeArgs {
     /// next request) before it is closed.
     #[arg(long, value_name = "SECS", default_value_t = mailrules_service::RequestCaps::default().header_timeout.as_secs())]
     header_timeout_secs: u64,
+    /// Largest campaign (or flow) upload, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = mailrules_service::RequestCaps::default().max_campaign_bytes >> 10)]
+    max_campaign_kib: usize,
+    /// Rule versions a tenant may keep.
+    #[arg(long, value_name = "N", default_value_t = mailrules_service::RequestCaps::default().max_rule_versions)]
+    max_rule_versions: usize,
+    /// Campaigns a tenant may keep.
+    #[arg(long, value_name = "N", default_value_t = mailrules_service::RequestCaps::default().max_campaigns)]
+    max_campaigns: usize,
+    /// Sends a tenant may have running at once (more get 429).
+    #[arg(long, value_name = "N", default_value_t = mailrules_service::RequestCaps::default().max_running_sends)]
+    max_running_sends: usize,
+    /// Connections open at once; more are closed as they arrive.
+    #[arg(long, value_name = "N", default_value_t = mailrules_service::RequestCaps::default().max_connections)]
+    max_connections: usize,
     /// Seconds between runs of the scheduler (flows, caps, send times);
     /// 0: never (tick with POST /v1/tick or `mailrules tick`).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
@@ -90,6 +105,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.caps.max_profiles_bytes = args.max_body_mib << 20;
     config.caps.max_concurrent_per_tenant = args.max_requests_per_tenant.max(1);
     config.caps.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs.max(1));
+    config.caps.max_campaign_bytes = args.max_campaign_kib.max(1) << 10;
+    config.caps.max_rule_versions = args.max_rule_versions.max(1);
+    config.caps.max_campaigns = args.max_campaigns.max(1);
+    config.caps.max_running_sends = args.max_running_sends.max(1);
+    config.caps.max_connections = args.max_connections.max(1);
     config.tick_interval = (args.tick_interval_secs > 0)
         .then(|| std::time::Duration::from_secs(args.tick_interval_secs));
     mailrules_service::server::serve(config, args.listen, &token, |address| {
