@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{CustomerEvent, EventData};
+use super::events::{CustomerEvent, EventData, EventItem};
 use crate::profile::{
     Behavior, Cart, CartItem, Consent, Engagement, Orders, Profile, Timestamp, ViewedProduct,
 };
@@ -169,7 +169,7 @@ fn derive_orders(
     now: Timestamp,
 ) -> Option<Orders> {
     let mut orders = Orders::default();
-    let mut categories: HashMap<String, (u64, Timestamp)> = HashMap::new();
+    let mut categories: BTreeMap<String, (u64, Timestamp)> = BTreeMap::new();
     let mut order_ids: Vec<&str> = Vec::new();
     let mut any = false;
     if let Some(summary) = summary.filter(|s| s.count > 0) {
@@ -186,26 +186,23 @@ fn derive_orders(
         {
             orders.orders_90d += 1;
         }
-        categories.extend(summary.categories.clone());
+        categories.clone_from(&summary.categories);
         order_ids.extend(summary.order_ids.iter().map(String::as_str));
     }
-    for event in events {
-        let EventData::OrderPlaced {
+    for (event, order) in events.iter().filter_map(|e| Some((e, as_order(e)?))) {
+        let Order {
             order_id,
             total_cents,
             currency,
             items,
-        } = &event.data
-        else {
-            continue;
-        };
-        if order_ids.contains(&order_id.as_str()) {
+        } = order;
+        if order_ids.contains(&order_id) {
             continue;
         }
         order_ids.push(order_id);
         any = true;
         orders.count = orders.count.saturating_add(1);
-        orders.total_spent_cents = orders.total_spent_cents.saturating_add(*total_cents);
+        orders.total_spent_cents = orders.total_spent_cents.saturating_add(total_cents);
         orders.first_order_at = Some(orders.first_order_at.map_or(event.at, |t| t.min(event.at)));
         orders.last_order_at = Some(orders.last_order_at.map_or(event.at, |t| t.max(event.at)));
         if currency.is_some() {
@@ -214,11 +211,7 @@ fn derive_orders(
         if within(event.at, now, ORDERS_WINDOW_DAYS) {
             orders.orders_90d += 1;
         }
-        for item in items.iter().filter(|i| !i.category.is_empty()) {
-            let entry = categories.entry(item.category.clone()).or_insert((0, 0));
-            entry.0 += u64::from(item.quantity);
-            entry.1 = entry.1.max(event.at);
-        }
+        count_units(&mut categories, items, event.at);
     }
     any.then(|| {
         orders.categories = ranked(categories);
@@ -226,8 +219,46 @@ fn derive_orders(
     })
 }
 
+/// An order's fields.
+struct Order<'a> {
+    order_id: &'a str,
+    total_cents: i64,
+    currency: &'a Option<String>,
+    items: &'a [EventItem],
+}
+
+fn as_order(event: &CustomerEvent) -> Option<Order<'_>> {
+    match &event.data {
+        EventData::OrderPlaced {
+            order_id,
+            total_cents,
+            currency,
+            items,
+        } => Some(Order {
+            order_id,
+            total_cents: *total_cents,
+            currency,
+            items,
+        }),
+        _ => None,
+    }
+}
+
+/// Adds the units of `items` to their categories' counts, with the time.
+fn count_units(
+    categories: &mut BTreeMap<String, (u64, Timestamp)>,
+    items: &[EventItem],
+    at: Timestamp,
+) {
+    for item in items.iter().filter(|i| !i.category.is_empty()) {
+        let entry = categories.entry(item.category.clone()).or_insert((0, 0));
+        entry.0 += u64::from(item.quantity);
+        entry.1 = entry.1.max(at);
+    }
+}
+
 /// Names by count (most first), then by the latest time, then by name.
-fn ranked(counts: HashMap<String, (u64, Timestamp)>) -> Vec<String> {
+fn ranked(counts: impl IntoIterator<Item = (String, (u64, Timestamp))>) -> Vec<String> {
     let mut ranked: Vec<(String, (u64, Timestamp))> = counts.into_iter().collect();
     ranked.sort_by(|(a, (ca, ta)), (b, (cb, tb))| cb.cmp(ca).then(tb.cmp(ta)).then(a.cmp(b)));
     ranked.into_iter().map(|(name, _)| name).collect()
@@ -326,23 +357,20 @@ pub fn fold_old_orders(
         .collect();
     old.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     let mut folded = Vec::with_capacity(old.len());
-    for event in old {
-        let EventData::OrderPlaced {
+    for (event, order) in old.into_iter().filter_map(|e| Some((e, as_order(e)?))) {
+        let Order {
             order_id,
             total_cents,
             currency,
             items,
-        } = &event.data
-        else {
-            continue;
-        };
+        } = order;
         folded.push(event.id.clone());
-        if summary.order_ids.contains(order_id) {
+        if summary.order_ids.iter().any(|id| id == order_id) {
             continue;
         }
-        summary.order_ids.push(order_id.clone());
+        summary.order_ids.push(order_id.to_string());
         summary.count = summary.count.saturating_add(1);
-        summary.total_spent_cents = summary.total_spent_cents.saturating_add(*total_cents);
+        summary.total_spent_cents = summary.total_spent_cents.saturating_add(total_cents);
         summary.first_order_at = Some(summary.first_order_at.map_or(event.at, |t| t.min(event.at)));
         if summary.last_order_at.is_none_or(|t| t <= event.at) {
             summary.last_order_at = Some(event.at);
@@ -350,14 +378,7 @@ pub fn fold_old_orders(
                 summary.currency.clone_from(currency);
             }
         }
-        for item in items.iter().filter(|i| !i.category.is_empty()) {
-            let entry = summary
-                .categories
-                .entry(item.category.clone())
-                .or_insert((0, 0));
-            entry.0 += u64::from(item.quantity);
-            entry.1 = entry.1.max(event.at);
-        }
+        count_units(&mut summary.categories, items, event.at);
     }
     folded
 }

@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::events::{CustomerEvent, EventKind};
 use super::timing::{local_day_at, parse_duration};
+use crate::campaign::line_of;
 use crate::profile::Timestamp;
 
 const DAY: i64 = 86_400;
@@ -264,15 +265,6 @@ fn event_kind(name: &Spanned<String>) -> Result<EventKind, String> {
             known.join(", ")
         )
     })
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .unwrap_or(text)
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
 }
 
 #[cfg(test)]
