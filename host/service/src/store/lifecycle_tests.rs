@@ -37,7 +37,9 @@ fn an_event_is_stored_once_per_tenant_and_read_back_in_time_order() {
         .insert_events("acme", &[later.clone(), earlier.clone()])
         .unwrap();
     assert_eq!((stored.inserted, stored.duplicates), (2, 0));
-    let again = store.insert_events("acme", &[later.clone()]).unwrap();
+    let again = store
+        .insert_events("acme", std::slice::from_ref(&later))
+        .unwrap();
     assert_eq!((again.inserted, again.duplicates), (0, 1));
     // The same id is another event for another tenant.
     assert_eq!(store.insert_events("globex", &[later]).unwrap().inserted, 1);
