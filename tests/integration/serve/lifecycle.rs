@@ -671,3 +671,44 @@ fn mailrules_tick_runs_the_schedule_on_a_data_directory_not_in_use() {
     assert_eq!(again["queued"], 0, "{again}");
     assert_eq!(mails_in(&maildir), 1);
 }
+
+#[test]
+fn serve_runs_the_schedule_on_its_own_with_the_clock() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--tick-interval-secs", "1"]);
+    let token = lifecycle_tenant(&server);
+    let now = chrono::Utc::now().timestamp();
+    // Subscribed a minute ago in a zone where it is now 12:00 or so: no
+    // quiet hours whatever the time of day here (UTC±14 covers every hour).
+    let hour = chrono::DateTime::from_timestamp(now, 0)
+        .unwrap()
+        .format("%H")
+        .to_string()
+        .parse::<i32>()
+        .unwrap();
+    let offset = (12 - hour + 24) % 24;
+    let offset = if offset > 12 { offset - 24 } else { offset };
+    // Etc/GMT-N is UTC+N (the sign is inverted in the tz database).
+    let zone = match offset {
+        0 => "Etc/GMT".to_string(),
+        n if n > 0 => format!("Etc/GMT-{n}"),
+        n => format!("Etc/GMT+{}", -n),
+    };
+    let event = format!(
+        r#"{{"id":"live-1","type":"subscribed","customer":"liv","at":"{}","email":"liv@example.com","timezone":"{zone}"}}"#,
+        rfc3339(now - 60)
+    );
+    post_events(&server, &token, &[event]);
+    let maildir = data.path().join(format!("tenants/{TENANT}/maildir"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while mails_in(&maildir) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let sent = mails(&maildir);
+    assert_eq!(sent.len(), 1, "the welcome went out within a minute");
+    assert_eq!(sent[0].to, "liv@example.com");
+    assert_eq!(sent[0].subject, WELCOME);
+    // Later ticks send nothing more.
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert_eq!(mails_in(&maildir), 1);
+}
