@@ -32,7 +32,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Arc::new(mailrules::Campaign::load(path)?)),
         None => None,
     };
-    let (engine, rule) = args.engine.load(&args.rule)?;
+    let (engine, rule) = args.engine.load(&args.rule, 1)?;
     let info = &rule.info;
     println!("rule     {}", info.path.display());
     println!("status   ok: a mailrules rule the host will run");

@@ -65,7 +65,8 @@ pub struct DiffArgs {
 pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let campaign = Arc::new(Campaign::load(&args.campaign)?);
     let now = super::campaign_time(args.now.as_deref(), &campaign)?;
-    let (engine, active) = args.engine.load(&args.rules)?;
+    let jobs = super::options::jobs(args.jobs);
+    let (engine, active) = args.engine.load(&args.rules, jobs)?;
     let candidate = LoadedRule::load(&engine, &args.candidate, args.engine.cache_dir().as_deref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.candidate.display()))?;
     let (limits, clamped) = engine.operator_limits().resolve(&campaign.limits);
@@ -83,9 +84,6 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let progress = super::progress_bar(&args.profiles);
     let active = Evaluator::new(&engine, &active, campaign.clone(), limits.clone(), now);
     let candidate = Evaluator::new(&engine, &candidate, campaign, limits, now);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let mut shown = 0;
     let records = {

@@ -84,7 +84,8 @@ impl FormatArg {
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let campaign = Arc::new(Campaign::load(&args.campaign)?);
     let now = super::campaign_time(args.now.as_deref(), &campaign)?;
-    let (engine, rule) = args.engine.load(&args.rules)?;
+    let jobs = super::options::jobs(args.jobs);
+    let (engine, rule) = args.engine.load(&args.rules, jobs)?;
     let (limits, clamped) = engine.operator_limits().resolve(&campaign.limits);
     for c in clamped {
         eprintln!(
@@ -100,9 +101,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let bytes_read = reader.bytes_read();
     let progress = super::progress_bar(&args.profiles);
     let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now).with_reuse(args.reuse);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());

@@ -85,13 +85,28 @@ impl EngineOptions {
             .or_else(|| env("HOME").map(|d| d.join(".cache").join("mailrules")))
     }
 
-    /// Creates the engine and loads the rule at `path`.
-    pub fn load(&self, path: &std::path::Path) -> anyhow::Result<(RuleEngine, LoadedRule)> {
-        let engine = RuleEngine::new(self.operator_limits())?;
+    /// Creates the engine, its instance pool sized for `threads`
+    /// evaluation threads, and loads the rule at `path`.
+    pub fn load(
+        &self,
+        path: &std::path::Path,
+        threads: usize,
+    ) -> anyhow::Result<(RuleEngine, LoadedRule)> {
+        let engine = RuleEngine::builder()
+            .operator_limits(self.operator_limits())
+            .evaluation_threads(threads)
+            .build()?;
         let rule = LoadedRule::load(&engine, path, self.cache_dir().as_deref())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok((engine, rule))
     }
+}
+
+/// Evaluation threads: `requested` (`--jobs`), else one per CPU.
+pub fn jobs(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 /// Message options shared by `preview` and `send`.

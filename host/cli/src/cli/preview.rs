@@ -63,7 +63,7 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         Ok(profile) => profile,
         Err(error) => bail!("{}: {error}", args.profiles.display()),
     };
-    let (engine, rule) = args.engine.load(&args.rules)?;
+    let (engine, rule) = args.engine.load(&args.rules, 1)?;
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
     let evaluator = Evaluator::new(&engine, &rule, campaign.clone(), limits, now);
     let processed = mailrules::run::process(

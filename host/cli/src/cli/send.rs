@@ -137,7 +137,8 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         _ => campaign_time(args.now.as_deref(), &campaign)?,
     };
     let renderer = Renderer::new(&campaign, now, args.send.dkim().as_ref())?;
-    let (engine, rule) = args.engine.load(&args.rules)?;
+    let jobs = super::options::jobs(args.jobs);
+    let (engine, rule) = args.engine.load(&args.rules, jobs)?;
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
     let transport: Box<dyn Transport> = match (&args.relay, &args.eml_dir) {
         (Some(url), _) => Box::new(relay(
@@ -183,9 +184,6 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     if args.fallback_only {
         evaluator = evaluator.with_rules_off();
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let options = DeliveryOptions {
         connections: args.connections,
         retries: args.retries,
