@@ -361,3 +361,40 @@ fn connections_past_the_cap_are_closed_as_they_arrive() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(server.call("GET", "/healthz", None, None).status, 200);
 }
+
+#[test]
+fn a_stopping_server_finishes_the_requests_in_progress() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let token = server.tenant_with_rule("acme", "seed-segments");
+    let mut profiles = Vec::new();
+    mailrules_integration::generator::write_jsonl(
+        &mut profiles,
+        20_000,
+        5,
+        mailrules_integration::now(),
+    )
+    .unwrap();
+    let base = server.base.clone();
+    let evaluating = std::thread::spawn(move || {
+        super::call(
+            &base,
+            "POST",
+            &format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/eval"),
+            Some(&token),
+            Some(("application/x-ndjson", profiles)),
+        )
+    });
+    // SIGTERM while the evaluation runs.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let answer = evaluating.join().expect("the request finished");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.text().lines().count(), 20_000);
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -127,7 +127,11 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` (HTTP/1.1) until `shutdown` completes.
+/// How long a stopping server waits for the requests in progress.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `router` on `listener` (HTTP/1.1) until `shutdown` completes,
+/// then waits up to [`DRAIN_TIMEOUT`] for the connections still open.
 /// Each connection must send its headers within `caps.header_timeout`, and
 /// at most `caps.max_connections` are open at once: an idle or trickling
 /// client holds a connection for a bounded time, and many of them cannot
@@ -141,13 +145,24 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
-    let connections = Arc::new(tokio::sync::Semaphore::new(caps.max_connections.max(1)));
+    let places = caps.max_connections.max(1);
+    let connections = Arc::new(tokio::sync::Semaphore::new(places));
     let header_timeout = caps.header_timeout;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                // No new connections; the open ones get up to
+                // DRAIN_TIMEOUT to finish what they are doing.
+                drop(listener);
+                let all = u32::try_from(places).unwrap_or(u32::MAX);
+                let drained = tokio::time::timeout(DRAIN_TIMEOUT, connections.acquire_many(all)).await;
+                if drained.is_err() {
+                    tracing::warn!("stopping with requests still in progress");
+                }
+                return Ok(());
+            }
         };
         let stream = match accepted {
             Ok((stream, _)) => stream,
