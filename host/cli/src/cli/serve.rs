@@ -22,7 +22,8 @@ it must be at least 16 characters. Tenants get their own tokens when the operato
 (POST /v1/tenants). The API is described at GET /v1/openapi.json.\n\n\
 Everything lives under --data-dir: the SQLite database, uploaded components (by SHA-256), \
 the compilation cache, and each tenant's sends (profiles, journal) and Maildir. \
-Stopping the service (even kill -9) loses nothing: sends resume at the next start.\n\n\
+On SIGINT or SIGTERM it stops accepting connections and gives the requests in progress up to \
+10 s to finish. Stopping the service (even kill -9) loses nothing: sends resume at the next start.\n\n\
 Exit status: 0 stopped by SIGINT/SIGTERM; 2 could not start (data directory, address, token)."
 )]
 pub struct ServeArgs {
