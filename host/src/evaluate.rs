@@ -577,10 +577,17 @@ impl Session<'_> {
         }
         let evaluation = self.run(index, profile, canary, started);
         if let Some(breaker) = breaker {
-            let failed = evaluation
-                .result
-                .as_ref()
-                .is_err_and(Failure::counts_against_rule);
+            // A decision the host will refuse (unknown ids, over the caps)
+            // is the rule's failure too, though it is found after the call.
+            let failed = match &evaluation.result {
+                Err(failure) => failure.counts_against_rule(),
+                Ok(decision) => crate::policy::check_decision(
+                    decision.clone(),
+                    &evaluator.campaign,
+                    &evaluator.limits,
+                )
+                .is_err(),
+            };
             if let Some(transition) = breaker.record(Instant::now(), failed)
                 && let Some(notify) = evaluator
                     .breakers

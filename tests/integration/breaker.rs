@@ -82,3 +82,45 @@ fn a_failing_rule_trips_its_breaker_after_twenty_and_is_not_run_after() {
     assert_eq!(state.state, State::Open);
     assert_eq!(state.opened_at, Some(at));
 }
+
+#[test]
+fn decisions_the_host_refuses_count_against_the_breaker() {
+    use mailrules::evaluate::Breakers;
+    let engine = RuleEngine::new(OperatorLimits::default()).unwrap();
+    let misbehaving = LoadedRule::load(&engine, &rule("misbehaving"), None).unwrap();
+    let campaign = example_campaign();
+    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+    let campaign = Arc::new(campaign);
+    let evaluator = Evaluator::new(
+        &engine,
+        &misbehaving,
+        campaign.clone(),
+        limits.clone(),
+        now(),
+    )
+    .with_breakers(Breakers {
+        main: Arc::new(Breaker::new(BreakerConfig::default())),
+        canary: None,
+        on_transition: None,
+    });
+    let reasons: Vec<String> = (0..25)
+        .map(|i| {
+            // `bad-id` chooses a subject the campaign does not have: the
+            // call succeeds, the host refuses the decision.
+            let profile: Profile =
+                serde_json::from_value(tagged(&format!("r{i}"), "bad-id")).unwrap();
+            let evaluation = evaluator.evaluate(Arc::new(profile.clone()));
+            policy::outcome(profile.id.clone(), evaluation, &campaign, &limits)
+                .reason
+                .unwrap_or_default()
+        })
+        .collect();
+    for (i, reason) in reasons.iter().enumerate() {
+        let expected = if i < 20 {
+            "invalid-decision"
+        } else {
+            "breaker-open"
+        };
+        assert!(reason.starts_with(expected), "{i}: {reason}");
+    }
+}
