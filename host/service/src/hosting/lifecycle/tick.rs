@@ -393,6 +393,7 @@ impl Hosting {
             }
             let mut updates = Vec::new();
             let mut going = Vec::new();
+            let mut going_to: HashSet<&str> = HashSet::new();
             let mut lines = Vec::new();
             for (run, outcome) in runs.iter().zip(&outcomes) {
                 let update = |state: RunState, due_at: Option<i64>, reason: String| RunUpdate {
@@ -421,7 +422,7 @@ impl Hosting {
                     continue;
                 }
                 let customer = &run.key.customer;
-                if going.iter().any(|key: &RunKey| &key.customer == customer) {
+                if going_to.contains(customer.as_str()) {
                     // Another run of this flow goes to the customer now:
                     // this one waits for the next tick (and its caps).
                     continue;
@@ -432,6 +433,7 @@ impl Hosting {
                 match pace(&schedule, &caps, sent, &outcome.segments, zone, now) {
                     Pacing::Now => {
                         history.entry(customer.clone()).or_default().push(now);
+                        going_to.insert(customer.as_str());
                         going.push(run.key.clone());
                         let json = serde_json::to_string(profile)
                             .map_err(|e| HostingError::Internal(format!("profile: {e}")))?;
