@@ -25,6 +25,10 @@ pub const MAX_TEXT_BYTES: usize = 256;
 pub const MAX_ITEMS: usize = 200;
 /// Longest line, in bytes.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Rejected lines [`parse_lines`] keeps with their reasons (the first
+/// ones); the rest are only counted, so a body of bad lines costs no more
+/// memory than its good ones.
+pub const MAX_LISTED_REJECTIONS: usize = 100;
 
 /// What happened, with the fields of that kind of event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,8 +291,9 @@ impl CustomerEvent {
     fn check(&self) -> Result<(), String> {
         check_id("id", &self.id)?;
         check_id("customer", &self.customer)?;
-        // Years 1970 to 2999: anything else is a unit mix-up.
-        if !(0..=32_503_680_000).contains(&self.at) {
+        // Years 1970 to 2999 (3000-01-01T00:00:00Z is 32,503,680,000):
+        // anything else is a unit mix-up.
+        if !(0..32_503_680_000).contains(&self.at) {
             return Err(format!(
                 "`at` {} is outside 1970–2999",
                 format_time(self.at)
@@ -447,8 +452,23 @@ pub struct RejectedLine {
 pub struct ParsedEvents {
     /// Accepted events and the line each was on.
     pub events: Vec<(usize, CustomerEvent)>,
-    /// Lines that were not accepted.
+    /// The first [`MAX_LISTED_REJECTIONS`] lines that were not accepted.
     pub rejected: Vec<RejectedLine>,
+    /// How many lines were not accepted, listed or not.
+    pub rejected_count: usize,
+}
+
+impl ParsedEvents {
+    /// Counts a rejected line, and lists it while the list is short.
+    pub fn reject(&mut self, line: usize, reason: impl FnOnce() -> String) {
+        self.rejected_count += 1;
+        if self.rejected.len() < MAX_LISTED_REJECTIONS {
+            self.rejected.push(RejectedLine {
+                line,
+                reason: reason(),
+            });
+        }
+    }
 }
 
 /// Parses a JSON Lines body of events; at most `max_events` are kept, the
@@ -462,18 +482,14 @@ pub fn parse_lines(body: &[u8], max_events: usize) -> ParsedEvents {
             continue;
         }
         if parsed.events.len() >= max_events {
-            parsed.rejected.push(RejectedLine {
-                line: line_number,
-                reason: format!("more than {max_events} events in one request"),
+            parsed.reject(line_number, || {
+                format!("more than {max_events} events in one request")
             });
             continue;
         }
         match CustomerEvent::from_json(line) {
             Ok(event) => parsed.events.push((line_number, event)),
-            Err(reason) => parsed.rejected.push(RejectedLine {
-                line: line_number,
-                reason,
-            }),
+            Err(reason) => parsed.reject(line_number, || reason),
         }
     }
     parsed
@@ -548,6 +564,38 @@ mod tests {
         assert_eq!(parsed.events.len(), 3);
         assert_eq!(parsed.rejected.len(), 2);
         assert!(parsed.rejected[0].reason.contains("more than 3 events"));
+    }
+
+    #[test]
+    fn times_are_from_1970_to_2999() {
+        let at = |time: &str| {
+            CustomerEvent::from_json(
+                format!(r#"{{"id":"e","customer":"c","at":"{time}","type":"site_visit"}}"#)
+                    .as_bytes(),
+            )
+            .map(|event| event.at)
+        };
+        assert_eq!(at("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(at("2999-12-31T23:59:59Z"), Ok(32_503_679_999));
+        assert_eq!(
+            at("3000-01-01T00:00:00Z"),
+            Err("`at` 3000-01-01T00:00:00Z is outside 1970–2999".into())
+        );
+        assert_eq!(
+            at("1969-12-31T23:59:59Z"),
+            Err("`at` 1969-12-31T23:59:59Z is outside 1970–2999".into())
+        );
+    }
+
+    #[test]
+    fn a_body_of_bad_lines_is_counted_but_only_its_first_lines_listed() {
+        let body = "x\n".repeat(10_000);
+        let parsed = parse_lines(body.as_bytes(), 100);
+        assert!(parsed.events.is_empty());
+        assert_eq!(parsed.rejected_count, 10_000);
+        assert_eq!(parsed.rejected.len(), MAX_LISTED_REJECTIONS);
+        let lines: Vec<usize> = parsed.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, (1..=100).collect::<Vec<_>>());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod api_bounds;
 mod isolation;
 mod lifecycle;
+mod lifecycle_bounds;
 mod noisy_neighbour;
 mod relay;
 mod restart;
@@ -49,6 +50,17 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
         Server { child, base }
+    }
+
+    /// The most memory the process has held so far (`VmHWM`), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmHWM line")
     }
 
     /// `kill -9`.

@@ -143,3 +143,53 @@ fn a_run_is_created_once_and_claimed_by_one_send() {
     assert_eq!(cancelled[0].key.customer, "c2");
     assert_eq!(cancelled[0].reason.as_deref(), Some("flow deleted"));
 }
+
+#[test]
+fn an_event_after_compaction_is_never_behind_a_flow_cursor() {
+    let (_dir, store) = test_support::store_with_tenants();
+    store.put_flow("acme", "welcome", "x").unwrap();
+    // A live event, then a late backfill of old history: the backfill
+    // arrives last, so it has the highest sequence number.
+    store
+        .insert_events(
+            "acme",
+            &[
+                event("live", "c1", "2026-11-24T10:00:00Z"),
+                event("old", "c2", "2020-01-01T10:00:00Z"),
+            ],
+        )
+        .unwrap();
+    let read = store.events_after("acme", 0, 100).unwrap();
+    let cursor = read.last().unwrap().0;
+    store
+        .schedule_runs("acme", "welcome", &[], Some(cursor))
+        .unwrap();
+    // Compaction removes the old event, the one at the cursor.
+    let summary = mailrules::lifecycle::derive::OrderSummary::default();
+    let deleted = std::collections::BTreeSet::from(["old".to_string()]);
+    store
+        .compact_customer("acme", "c2", &summary, &deleted, 1_700_000_000)
+        .unwrap();
+    // The next event must come after the cursor, or no flow ever sees it.
+    store
+        .insert_events("acme", &[event("next", "c3", "2026-11-25T10:00:00Z")])
+        .unwrap();
+    let after: Vec<String> = store
+        .events_after("acme", cursor, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect();
+    assert_eq!(after, ["next"]);
+    // The same across tenants: the sequence is shared.
+    let globex = store
+        .insert_events("globex", &[event("g1", "c1", "2026-11-25T10:00:00Z")])
+        .unwrap();
+    assert_eq!(globex.inserted, 1);
+    let g1 = store.events_after("globex", 0, 10).unwrap()[0].0;
+    assert!(
+        g1 > cursor + 1,
+        "{g1} reuses a number at or before {}",
+        cursor + 1
+    );
+}

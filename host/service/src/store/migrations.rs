@@ -164,6 +164,35 @@ CREATE INDEX deliveries_by_customer ON deliveries (tenant, customer, at);
 ALTER TABLE sends ADD COLUMN flow TEXT;
 ALTER TABLE sends ADD COLUMN now INTEGER;
 "#,
+    // 3: event sequence numbers are never reused. Without AUTOINCREMENT,
+    // SQLite gives a new row the largest remaining seq plus one, so after
+    // compaction deleted the newest rows a new event could get a number at
+    // or before a flow's cursor and never trigger it.
+    r#"
+CREATE TABLE customer_events_seq (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant    TEXT NOT NULL REFERENCES tenants (id),
+    id        TEXT NOT NULL,
+    customer  TEXT NOT NULL,
+    type      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    body      TEXT NOT NULL,
+    UNIQUE (tenant, id)
+) STRICT;
+INSERT INTO customer_events_seq (seq, tenant, id, customer, type, at, body)
+    SELECT seq, tenant, id, customer, type, at, body FROM customer_events;
+-- Numbers flows may already have read past stay used.
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'customer_events_seq', max(coalesce((SELECT max(seq) FROM customer_events), 0),
+                                      coalesce((SELECT max(cursor) FROM flows), 0))
+    WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'customer_events_seq');
+UPDATE sqlite_sequence
+    SET seq = max(seq, coalesce((SELECT max(cursor) FROM flows), 0))
+    WHERE name = 'customer_events_seq';
+DROP TABLE customer_events;
+ALTER TABLE customer_events_seq RENAME TO customer_events;
+CREATE INDEX customer_events_by_customer ON customer_events (tenant, customer, at);
+"#,
 ];
 
 /// The schema version this code creates and understands.
@@ -207,18 +236,18 @@ mod tests {
 
     #[test]
     fn schema_version_is_pinned() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
     }
 
     #[test]
     fn opening_twice_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
         store.create_tenant("acme", &serde_json::json!({})).unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
         assert!(store.tenant("acme").unwrap().is_some());
     }
 
@@ -236,14 +265,47 @@ mod tests {
                 err,
                 StoreError::SchemaTooNew {
                     found: 7,
-                    supported: 2
+                    supported: 3
                 }
             ),
             "{err:?}"
         );
         assert!(err.to_string().starts_with(
-            "the database schema is version 7 but this build of mailrules only knows up to version 2"
+            "the database schema is version 7 but this build of mailrules only knows up to version 3"
         ));
+    }
+
+    #[test]
+    fn events_numbered_after_migration_3_come_after_every_flow_cursor() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for script in &MIGRATIONS[..2] {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (id, token_hash, limits, created_at) VALUES ('acme', x'00', '{}', '');
+             INSERT INTO customer_events (seq, tenant, id, customer, type, at, body)
+                 VALUES (1, 'acme', 'e1', 'c', 'site_visit', 0, '{}'),
+                        (2, 'acme', 'e2', 'c', 'site_visit', 0, '{}');
+             INSERT INTO flows (tenant, name, toml, cursor, updated_at)
+                 VALUES ('acme', 'welcome', '', 4, '');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 3);
+        conn.execute(
+            "INSERT INTO customer_events (tenant, id, customer, type, at, body)
+             VALUES ('acme', 'e5', 'c', 'site_visit', 0, '{}')",
+            [],
+        )
+        .unwrap();
+        let seqs: Vec<i64> = conn
+            .prepare("SELECT seq FROM customer_events ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(seqs, [1, 2, 5]);
     }
 
     #[test]
@@ -276,6 +338,7 @@ mod tests {
                 "rule_versions",
                 "segment_members",
                 "sends",
+                "sqlite_sequence",
                 "tenant_rules",
                 "tenants"
             ]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::super::{Hosting, HostingError};
 
 /// Rejected lines listed in a response at most (the rest are counted).
-const MAX_LISTED_REJECTIONS: usize = 100;
+const MAX_LISTED_REJECTIONS: usize = mailrules::lifecycle::events::MAX_LISTED_REJECTIONS;
 
 /// What `POST …/profiles` did.
 #[derive(Debug, Clone, Serialize)]
@@ -96,9 +96,13 @@ impl Hosting {
         let mut parsed = parse_lines(&body, caps.max_profiles);
         let horizon = self.store.compaction_horizon(tenant)?;
         let mut events = Vec::with_capacity(parsed.events.len());
-        for (line, event) in parsed.events {
+        // `parse_lines` listed only its first rejections; with every line
+        // refused here (at most the request's event cap) the first listed
+        // after sorting are still the body's first rejected lines.
+        let mut too_old = Vec::new();
+        for (line, event) in std::mem::take(&mut parsed.events) {
             match horizon {
-                Some(horizon) if event.at < horizon => parsed.rejected.push(RejectedLine {
+                Some(horizon) if event.at < horizon => too_old.push(RejectedLine {
                     line,
                     reason: format!(
                         "at {} is before {}, where this tenant's events were compacted",
@@ -111,8 +115,9 @@ impl Hosting {
         }
         let stored = self.store.insert_events(tenant, &events)?;
         self.metrics.events_stored.inc_by(stored.inserted as u64);
+        let rejected_count = parsed.rejected_count + too_old.len();
+        parsed.rejected.extend(too_old);
         parsed.rejected.sort_by_key(|r| r.line);
-        let rejected_count = parsed.rejected.len();
         parsed.rejected.truncate(MAX_LISTED_REJECTIONS);
         Ok(EventsPosted {
             accepted: stored.inserted,

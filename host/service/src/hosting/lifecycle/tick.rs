@@ -29,7 +29,8 @@ use mailrules::journal::{Entry, Fate};
 use mailrules::lifecycle::flow::{Flow, Trigger};
 use mailrules::lifecycle::pacing::{Pacing, pace};
 use mailrules::lifecycle::timing::zone_or;
-use mailrules::outcome::Outcome;
+use mailrules::outcome::{Outcome, Status};
+use mailrules::policy::NO_CONSENT;
 use mailrules::profile::{Profile, Timestamp, format_time};
 use mailrules::profile_reader::{Position, ProfileRecord};
 use serde::Serialize;
@@ -200,10 +201,27 @@ impl Hosting {
             .enumerate()
             .map(|(i, customer)| record(i, profiles[*customer].clone()))
             .collect();
+        // Only the rule's own decision moves a customer in or out. One it
+        // did not decide for (it failed, its breaker is open, it did not
+        // run for lack of consent, or the evaluation stopped first) keeps
+        // the membership it had: counting it as having left would make it
+        // enter again, and be sent again, once the rule decides.
         let mut members = HashSet::new();
+        let mut outside = HashSet::new();
         self.evaluate_records(tenant, &served, records, |processed| {
-            if processed.outcome.segments.iter().any(|s| s == segment) {
-                members.insert(processed.outcome.profile_id.clone());
+            let outcome = &processed.outcome;
+            let decided = match outcome.status {
+                Status::Ok => true,
+                Status::Suppressed => outcome.reason.as_deref() != Some(NO_CONSENT),
+                Status::Fallback | Status::Skipped | Status::Error => false,
+            };
+            if decided {
+                let set = if outcome.segments.iter().any(|s| s == segment) {
+                    &mut members
+                } else {
+                    &mut outside
+                };
+                set.insert(outcome.profile_id.clone());
             }
             true
         });
@@ -223,7 +241,7 @@ impl Hosting {
             })
             .collect();
         entered.sort_by(|a, b| a.key.customer.cmp(&b.key.customer));
-        let left: Vec<String> = before.difference(&members).cloned().collect();
+        let left: Vec<String> = before.intersection(&outside).cloned().collect();
         Ok(self
             .store
             .update_segment(tenant, &flow.name, &entered, &left)?)
@@ -334,6 +352,29 @@ impl Hosting {
         for (name, runs) in by_flow {
             let (flow, _) = &sources[name];
             let (served, campaign) = self.served(tenant, &flow.campaign, Some(now))?;
+            if campaign.message.is_none() {
+                // Replaced by one that cannot be sent since the flow was
+                // put: the runs wait (until put right, or expired) rather
+                // than fail in a send without a word about why.
+                let reason = format!(
+                    "waiting: campaign `{}` has no [message] table, so it cannot be sent",
+                    flow.campaign
+                );
+                let updates: Vec<RunUpdate> = runs
+                    .iter()
+                    .map(|run| RunUpdate {
+                        key: run.key.clone(),
+                        state: RunState::Waiting,
+                        due_at: None,
+                        reason: Some(reason.clone()),
+                    })
+                    .collect();
+                self.store.update_runs(tenant, &updates)?;
+                report
+                    .errors
+                    .push(format!("{tenant}: flow {name}: {reason}"));
+                continue;
+            }
             let records = runs
                 .iter()
                 .filter_map(|run| profile_of(run).cloned())
@@ -352,6 +393,7 @@ impl Hosting {
             }
             let mut updates = Vec::new();
             let mut going = Vec::new();
+            let mut going_to: HashSet<&str> = HashSet::new();
             let mut lines = Vec::new();
             for (run, outcome) in runs.iter().zip(&outcomes) {
                 let update = |state: RunState, due_at: Option<i64>, reason: String| RunUpdate {
@@ -380,7 +422,7 @@ impl Hosting {
                     continue;
                 }
                 let customer = &run.key.customer;
-                if going.iter().any(|key: &RunKey| &key.customer == customer) {
+                if going_to.contains(customer.as_str()) {
                     // Another run of this flow goes to the customer now:
                     // this one waits for the next tick (and its caps).
                     continue;
@@ -391,6 +433,7 @@ impl Hosting {
                 match pace(&schedule, &caps, sent, &outcome.segments, zone, now) {
                     Pacing::Now => {
                         history.entry(customer.clone()).or_default().push(now);
+                        going_to.insert(customer.as_str());
                         going.push(run.key.clone());
                         let json = serde_json::to_string(profile)
                             .map_err(|e| HostingError::Internal(format!("profile: {e}")))?;
