@@ -712,3 +712,65 @@ fn serve_runs_the_schedule_on_its_own_with_the_clock() {
     std::thread::sleep(std::time::Duration::from_millis(2_500));
     assert_eq!(mails_in(&maildir), 1);
 }
+
+#[test]
+fn the_daily_compaction_keeps_every_derived_profile_and_late_events_count_once() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let token = lifecycle_tenant(&server);
+    let order = |id: &str, at: &str, order: &str, cents: u32| {
+        format!(
+            r#"{{"id":"{id}","type":"order_placed","customer":"old","at":"{at}","order_id":"{order}","total_cents":{cents},"items":[{{"sku":"s","category":"books","price_cents":{cents}}}]}}"#
+        )
+    };
+    let history = vec![
+        r#"{"id":"o0","type":"subscribed","customer":"old","at":"2025-01-01T00:00:00Z","email":"old@example.com"}"#.to_string(),
+        order("o1", "2025-03-01T00:00:00Z", "A", 1000),
+        order("o2", "2025-06-01T00:00:00Z", "B", 2000),
+        order("o3", "2026-11-01T00:00:00Z", "C", 4000),
+        r#"{"id":"o4","type":"site_visit","customer":"old","at":"2025-02-01T00:00:00Z"}"#.to_string(),
+        r#"{"id":"o5","type":"site_visit","customer":"old","at":"2025-04-01T00:00:00Z"}"#.to_string(),
+        r#"{"id":"o6","type":"email_opened","customer":"old","at":"2026-11-20T00:00:00Z"}"#.to_string(),
+    ];
+    post_events(&server, &token, &history);
+    let now = "2026-11-30T12:00:00Z";
+    let profile = || {
+        server
+            .call(
+                "GET",
+                &format!("/v1/tenants/{TENANT}/profiles/old?now={now}"),
+                Some(&token),
+                None,
+            )
+            .json()
+    };
+    let before = profile();
+    assert_eq!(before["orders"]["count"], 3, "{before}");
+    assert_eq!(before["orders"]["total_spent_cents"], 7000);
+    tick(&server, at(now));
+    // Orders A and B were folded and the older visit dropped...
+    // Kept: the subscription, the recent order, the latest old visit and
+    // the recent open.
+    let kept = rusqlite_count(data.path(), "SELECT count(*) FROM customer_events");
+    assert_eq!(kept, 4);
+    assert_eq!(profile(), before);
+    // ...and the same old order posted again later still counts once; a
+    // new old one counts.
+    let late = post_events(
+        &server,
+        &token,
+        &[
+            order("o1-again", "2025-03-01T00:00:00Z", "A", 1000),
+            order("o7", "2025-05-01T00:00:00Z", "D", 500),
+        ],
+    );
+    assert_eq!(late["accepted"], 2, "{late}");
+    let after = profile();
+    assert_eq!(after["orders"]["count"], 4, "{after}");
+    assert_eq!(after["orders"]["total_spent_cents"], 7500);
+}
+
+fn rusqlite_count(data: &Path, sql: &str) -> i64 {
+    let db = rusqlite::Connection::open(data.join("mailrules.sqlite3")).unwrap();
+    db.query_row(sql, [], |row| row.get(0)).unwrap()
+}

@@ -183,8 +183,8 @@ impl Store {
         .transpose()
     }
 
-    /// Before this time, the tenant's events were compacted: older events
-    /// are refused (they could no longer be counted correctly).
+    /// The horizon of the tenant's last compaction: events before it were
+    /// folded or dropped then (later arrivals wait for the next one).
     pub fn compaction_horizon(&self, tenant: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn()
@@ -233,6 +233,16 @@ impl Store {
             params![tenant, horizon],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a compaction up to `horizon` (never moves back).
+    pub fn mark_compacted(&self, tenant: &str, horizon: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO compaction (tenant, horizon) VALUES (?1, ?2)
+             ON CONFLICT (tenant) DO UPDATE SET horizon = max(horizon, excluded.horizon)",
+            params![tenant, horizon],
+        )?;
         Ok(())
     }
 

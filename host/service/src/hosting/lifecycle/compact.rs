@@ -13,9 +13,12 @@ use super::super::{Hosting, HostingError};
 
 impl Hosting {
     /// Folds the tenant's orders older than 90 days before `now` into
-    /// per-customer summaries and deletes those events. Events older than
-    /// the horizon are refused from then on. Returns the events removed.
+    /// per-customer summaries and deletes those events and the older ones
+    /// no field needs (see [`superseded_events`]). Derived profiles are the
+    /// same before and after. Returns the events removed. The tick runs it
+    /// once a day per tenant.
     pub fn compact_events(&self, tenant: &str, now: Timestamp) -> Result<usize, HostingError> {
+        self.tenant_settings(tenant)?;
         let horizon = now - ORDERS_WINDOW_DAYS * 86_400;
         let mut removed = 0;
         for customer in self.store.customers(tenant)? {
@@ -36,5 +39,27 @@ impl Hosting {
                 .compact_customer(tenant, &customer, &summary, &folded, horizon)?;
         }
         Ok(removed)
+    }
+}
+
+impl Hosting {
+    /// Compacts the tenant when its last compaction is a day or more old.
+    pub(super) fn compact_when_due(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+    ) -> Result<(), HostingError> {
+        let horizon = now - ORDERS_WINDOW_DAYS * 86_400;
+        let last = self.store.compaction_horizon(tenant)?;
+        if last.is_none_or(|last| horizon - last >= 86_400) {
+            let removed = self.compact_events(tenant, now)?;
+            if removed > 0 {
+                tracing::info!(tenant, removed, "events compacted");
+            }
+            // Recorded even when nothing was old enough, so the next run
+            // is a day away.
+            self.store.mark_compacted(tenant, horizon)?;
+        }
+        Ok(())
     }
 }

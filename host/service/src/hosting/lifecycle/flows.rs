@@ -66,7 +66,7 @@ impl Hosting {
         let existing = self.store.flows(tenant)?;
         if existing.len() >= MAX_FLOWS && !existing.iter().any(|f| f.name == name) {
             return Err(HostingError::Conflict {
-                code: "quota-exceeded",
+                code: "quota",
                 message: format!("tenant `{tenant}` has {MAX_FLOWS} flows, the most allowed"),
             });
         }

@@ -78,9 +78,10 @@ impl Hosting {
     }
 
     /// Stores the tenant's events from a JSON Lines body. A line that is
-    /// not a valid event, or is older than what compaction kept, is
-    /// rejected with its number and reason; an event already stored is
-    /// ignored; the rest are stored.
+    /// not a valid event is rejected with its number and reason; an event
+    /// already stored is ignored; the rest are stored. An event older than
+    /// the last compaction is stored too: its order is counted (once per
+    /// order id, folded or not) and the next compaction folds it.
     pub fn post_events(&self, tenant: &str, body: Bytes) -> Result<EventsPosted, HostingError> {
         self.tenant_settings(tenant)?;
         let caps = &self.config.caps;
@@ -94,31 +95,13 @@ impl Hosting {
             });
         }
         let mut parsed = parse_lines(&body, caps.max_profiles);
-        let horizon = self.store.compaction_horizon(tenant)?;
-        let mut events = Vec::with_capacity(parsed.events.len());
-        // `parse_lines` listed only its first rejections; with every line
-        // refused here (at most the request's event cap) the first listed
-        // after sorting are still the body's first rejected lines.
-        let mut too_old = Vec::new();
-        for (line, event) in std::mem::take(&mut parsed.events) {
-            match horizon {
-                Some(horizon) if event.at < horizon => too_old.push(RejectedLine {
-                    line,
-                    reason: format!(
-                        "at {} is before {}, where this tenant's events were compacted",
-                        mailrules::profile::format_time(event.at),
-                        mailrules::profile::format_time(horizon)
-                    ),
-                }),
-                _ => events.push(event),
-            }
-        }
+        let events: Vec<_> = std::mem::take(&mut parsed.events)
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect();
         let stored = self.store.insert_events(tenant, &events)?;
         self.metrics.events_stored.inc_by(stored.inserted as u64);
-        let rejected_count = parsed.rejected_count + too_old.len();
-        parsed.rejected.extend(too_old);
-        parsed.rejected.sort_by_key(|r| r.line);
-        parsed.rejected.truncate(MAX_LISTED_REJECTIONS);
+        let rejected_count = parsed.rejected_count;
         Ok(EventsPosted {
             accepted: stored.inserted,
             duplicates: stored.duplicates,

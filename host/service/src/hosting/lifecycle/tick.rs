@@ -111,6 +111,7 @@ impl Hosting {
         report: &mut TickReport,
     ) -> Result<(), HostingError> {
         self.reconcile(tenant, report)?;
+        self.compact_when_due(tenant, now)?;
         let mut flows = BTreeMap::new();
         for record in self.store.flows(tenant)? {
             match Flow::parse(&record.toml, &record.name) {
