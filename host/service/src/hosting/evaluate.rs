@@ -83,6 +83,33 @@ impl Hosting {
         Ok(records)
     }
 
+    /// Checks a request's profiles against the caps on size and count
+    /// without parsing them (JSON Lines: the non-blank lines are counted;
+    /// MessagePack records are read, as their boundaries need it).
+    pub fn check_profile_caps(
+        &self,
+        body: &Bytes,
+        format: ProfileFormat,
+    ) -> Result<(), HostingError> {
+        let caps = &self.config.caps;
+        if format == ProfileFormat::MessagePack || body.len() > caps.max_profiles_bytes {
+            return self.read_profiles(body.clone(), format).map(drop);
+        }
+        let records = body
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .count();
+        if records > caps.max_profiles {
+            return Err(HostingError::TooLarge {
+                message: format!(
+                    "more than {} profiles in one request; split them",
+                    caps.max_profiles
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The evaluator of the tenant's campaign with the versions serving it
     /// now.
     pub fn served(

@@ -105,7 +105,7 @@ impl Hosting {
             )));
         }
         // Checks the size and count caps before anything is written.
-        self.read_profiles(profiles.clone(), format)?;
+        self.check_profile_caps(&profiles, format)?;
         let campaign_text = self.campaign_text(tenant, campaign_id)?;
         let id = self
             .store
