@@ -176,7 +176,7 @@ impl Hosting {
 
     /// Starts a flow's send of `profiles` (JSON Lines, derived at `now`)
     /// with the versions in `served`, marking `runs` queued in it in the
-    /// same transaction that creates it, and waits for it to finish.
+    /// same transaction that creates it; returns its id and its thread.
     /// `None` when another process took the runs first.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn flow_send(
@@ -188,7 +188,7 @@ impl Hosting {
         now: i64,
         profiles: Vec<u8>,
         runs: &[crate::store::RunKey],
-    ) -> Result<Option<String>, HostingError> {
+    ) -> Result<Option<(String, Option<std::thread::JoinHandle<()>>)>, HostingError> {
         let campaign_text = self.campaign_text(tenant, campaign_id)?;
         let id = Store::new_send_id();
         let plan = SendPlan {
@@ -231,10 +231,7 @@ impl Hosting {
             .store
             .send(tenant, &id)?
             .ok_or_else(|| HostingError::Internal("a created send vanished".into()))?;
-        if let Some(handle) = self.spawn_send(record) {
-            let _ = handle.join();
-        }
-        Ok(Some(id))
+        Ok(Some((id, self.spawn_send(record))))
     }
 
     /// Waits until no send of this process is running (the ones resumed at

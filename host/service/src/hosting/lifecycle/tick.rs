@@ -83,7 +83,8 @@ pub struct TickReport {
 impl Hosting {
     /// Runs everything due at `now` once: reconciles finished flow sends,
     /// turns new events and segment entries into runs, and sends the runs
-    /// that are due (waiting for those sends to finish). One tick runs at a
+    /// that are due (one send of a tenant at a time, while the next tenants
+    /// tick; the tick returns when all have finished and are reconciled). One tick runs at a
     /// time in a process; a second process ticking the same data directory
     /// cannot send a run twice (see the module docs).
     pub fn tick(self: &Arc<Self>, now: Timestamp) -> Result<TickReport, HostingError> {
@@ -92,12 +93,29 @@ impl Hosting {
             now: format_time(now),
             ..TickReport::default()
         };
+        // Sends started by one tenant's tick run while the next tenants
+        // tick: a slow relay or a large send delays nobody else.
+        let mut sending: Vec<(String, std::thread::JoinHandle<()>)> = Vec::new();
         for tenant in self.store.tenants()? {
-            if let Err(error) = self.tick_tenant(&tenant.id, now, &mut report) {
+            if let Err(error) = self.tick_tenant(&tenant.id, now, &mut report, &mut sending) {
                 tracing::error!(tenant = tenant.id, %error, "tick");
                 report
                     .errors
                     .push(format!("{}: {}", tenant.id, error.public_message()));
+            }
+        }
+        let mut sent_by: Vec<String> = Vec::new();
+        for (tenant, handle) in sending {
+            let _ = handle.join();
+            if !sent_by.contains(&tenant) {
+                sent_by.push(tenant);
+            }
+        }
+        for tenant in sent_by {
+            if let Err(error) = self.reconcile(&tenant, &mut report) {
+                report
+                    .errors
+                    .push(format!("{tenant}: {}", error.public_message()));
             }
         }
         self.metrics.ticks.inc();
@@ -109,6 +127,7 @@ impl Hosting {
         tenant: &str,
         now: Timestamp,
         report: &mut TickReport,
+        sending: &mut Vec<(String, std::thread::JoinHandle<()>)>,
     ) -> Result<(), HostingError> {
         self.reconcile(tenant, report)?;
         self.compact_when_due(tenant, now)?;
@@ -145,8 +164,7 @@ impl Hosting {
                 }
             }
         }
-        self.send_due(tenant, &flows, &profiles, now, report)?;
-        self.reconcile(tenant, report)
+        self.send_due(tenant, &flows, &profiles, now, report, sending)
     }
 
     /// Runs for the events a flow has not read yet.
@@ -257,6 +275,7 @@ impl Hosting {
         profiles: &HashMap<String, Profile>,
         now: Timestamp,
         report: &mut TickReport,
+        sending: &mut Vec<(String, std::thread::JoinHandle<()>)>,
     ) -> Result<(), HostingError> {
         let due = self.store.due_runs(tenant, now, MAX_DUE_PER_TICK)?;
         if due.is_empty() {
@@ -459,10 +478,19 @@ impl Hosting {
             if going.is_empty() {
                 continue;
             }
+            // One send of a tenant at a time (other tenants' run meanwhile).
+            let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(sending)
+                .into_iter()
+                .partition(|(owner, _)| owner == tenant);
+            *sending = others;
+            for (_, thread) in mine {
+                let _ = thread.join();
+            }
             match self.flow_send(tenant, &served, &flow.campaign, name, now, lines, &going)? {
-                Some(id) => {
+                Some((id, thread)) => {
                     report.queued += going.len();
                     report.sends.push(id);
+                    sending.extend(thread.map(|thread| (tenant.to_string(), thread)));
                 }
                 None => report.errors.push(format!(
                     "{tenant}: flow {name}: its runs were taken by another process"
