@@ -69,6 +69,10 @@ struct SendPlan {
     flow: Option<String>,
 }
 
+/// A send just started: its id and the thread running it (none when the
+/// thread could not be started; the send resumes at the next start).
+pub(super) type StartedSend = (String, Option<std::thread::JoinHandle<()>>);
+
 const PLAN: &str = "send.json";
 const CAMPAIGN: &str = "campaign.toml";
 const JOURNAL: &str = "journal";
@@ -188,7 +192,7 @@ impl Hosting {
         now: i64,
         profiles: Vec<u8>,
         runs: &[crate::store::RunKey],
-    ) -> Result<Option<(String, Option<std::thread::JoinHandle<()>>)>, HostingError> {
+    ) -> Result<Option<StartedSend>, HostingError> {
         let campaign_text = self.campaign_text(tenant, campaign_id)?;
         let id = Store::new_send_id();
         let plan = SendPlan {
