@@ -10,13 +10,14 @@ use mailrules::limits::OperatorLimits;
 use mailrules::outcome::Status;
 use mailrules::profile::Profile;
 use mailrules::rule::LoadedRule;
-use mailrules::{Outcome, policy};
+use mailrules::{Campaign, Limits, Outcome, policy};
 use mailrules_integration::{now, rule};
 
 use crate::harness::{example_campaign, tagged};
 
-#[test]
-fn a_failing_rule_trips_its_breaker_after_twenty_and_is_not_run_after() {
+/// An evaluator of the misbehaving guest on the example campaign, with
+/// the campaign and the limits it runs under.
+fn misbehaving_evaluator() -> (Evaluator, Arc<Campaign>, Limits) {
     let engine = RuleEngine::new(OperatorLimits::default()).unwrap();
     let misbehaving = LoadedRule::load(&engine, &rule("misbehaving"), None).unwrap();
     let campaign = example_campaign();
@@ -29,6 +30,12 @@ fn a_failing_rule_trips_its_breaker_after_twenty_and_is_not_run_after() {
         limits.clone(),
         now(),
     );
+    (evaluator, campaign, limits)
+}
+
+#[test]
+fn a_failing_rule_trips_its_breaker_after_twenty_and_is_not_run_after() {
+    let (evaluator, campaign, limits) = misbehaving_evaluator();
     let breaker = Breaker::new(BreakerConfig::default());
     // One instant for all: the test is about counts, not time.
     let at = Instant::now();
@@ -86,19 +93,8 @@ fn a_failing_rule_trips_its_breaker_after_twenty_and_is_not_run_after() {
 #[test]
 fn decisions_the_host_refuses_count_against_the_breaker() {
     use mailrules::evaluate::Breakers;
-    let engine = RuleEngine::new(OperatorLimits::default()).unwrap();
-    let misbehaving = LoadedRule::load(&engine, &rule("misbehaving"), None).unwrap();
-    let campaign = example_campaign();
-    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
-    let campaign = Arc::new(campaign);
-    let evaluator = Evaluator::new(
-        &engine,
-        &misbehaving,
-        campaign.clone(),
-        limits.clone(),
-        now(),
-    )
-    .with_breakers(Breakers {
+    let (evaluator, campaign, limits) = misbehaving_evaluator();
+    let evaluator = evaluator.with_breakers(Breakers {
         main: Arc::new(Breaker::new(BreakerConfig::default())),
         canary: None,
         on_transition: None,
