@@ -79,12 +79,17 @@ fn start_ticking(hosting: Arc<Hosting>, interval: std::time::Duration) {
         .spawn(move || {
             loop {
                 std::thread::sleep(interval);
-                match hosting.tick(chrono::Utc::now().timestamp()) {
-                    Ok(report) if !report.errors.is_empty() => {
+                // A panic in one tick is logged; the next tick still runs.
+                let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    hosting.tick(chrono::Utc::now().timestamp())
+                }));
+                match ticked {
+                    Ok(Ok(report)) if !report.errors.is_empty() => {
                         tracing::warn!(errors = ?report.errors, "tick")
                     }
-                    Ok(report) => tracing::debug!(?report, "tick"),
-                    Err(error) => tracing::error!(%error, "tick"),
+                    Ok(Ok(report)) => tracing::debug!(?report, "tick"),
+                    Ok(Err(error)) => tracing::error!(%error, "tick"),
+                    Err(_) => tracing::error!("a tick panicked; the next one runs as planned"),
                 }
             }
         });
