@@ -3,6 +3,7 @@
 //! `mailrules serve` calls it with the clock.
 //!
 //! Per tenant, in order:
+//! 0. **Compaction**, once a day (see `compact.rs`).
 //! 1. **Reconcile**: runs queued in a finished send take that send's
 //!    journal fates (delivered → `sent`, and a delivery recorded for
 //!    frequency caps; suppressed; failed; deferred → waiting again).
@@ -20,7 +21,12 @@
 //!    runs are marked queued in the same transaction that creates the
 //!    send: a run is in at most one send, and a send resumes after a crash
 //!    from its journal, so each (flow, customer, trigger) is sent at most
-//!    once.
+//!    once. Campaign sends' recipients postponed to their send time are
+//!    runs too (flow `send:<id>`), sent with the profiles that send was
+//!    given.
+//!
+//! A tenant's sends run one at a time while the next tenants tick; the tick
+//! returns once every send it started has finished and been reconciled.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
