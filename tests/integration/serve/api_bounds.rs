@@ -364,6 +364,8 @@ fn connections_past_the_cap_are_closed_as_they_arrive() {
 
 #[test]
 fn a_stopping_server_finishes_the_requests_in_progress() {
+    // Loads the machine: not beside the tests that measure shares of it.
+    let _cpu = crate::harness::cpu_heavy();
     let data = tempfile::tempdir().unwrap();
     let mut server = Server::start(data.path(), &[]);
     let token = server.tenant_with_rule("acme", "seed-segments");
