@@ -44,6 +44,11 @@
 //! min_gap = "16h"
 //! [frequency.segments]
 //! new-subscriber = ["2 per 7d"]
+//!
+//! [feedback]               # optional: how results are judged (see
+//!                          # `feedback::settings`)
+//! conversion_window = "5d"
+//! ab_metric = "clicks"     # or "opens", "conversions"
 //! ```
 //!
 //! `send_at` opens a slot at `local_time` (on `weekday`, or every day) for
@@ -62,6 +67,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::CampaignError;
+use crate::feedback::settings::FeedbackSettings;
 use crate::lifecycle::frequency::FrequencyCaps;
 use crate::lifecycle::pacing::Schedule;
 use crate::limits::RequestedLimits;
@@ -202,6 +208,9 @@ pub struct Campaign {
     pub schedule: Schedule,
     /// Frequency caps (`[frequency]`); the default caps nothing.
     pub frequency: FrequencyCaps,
+    /// How results are judged (`[feedback]`): conversion window, A/B
+    /// metric, sample and confidence.
+    pub feedback: FeedbackSettings,
 }
 
 impl Campaign {
@@ -307,6 +316,8 @@ struct CampaignFile {
     schedule: Schedule,
     #[serde(default)]
     frequency: FrequencyCaps,
+    #[serde(default)]
+    feedback: FeedbackSettings,
 }
 
 #[derive(Deserialize)]
@@ -605,6 +616,7 @@ impl Validator<'_> {
             limits: file.limits,
             schedule: file.schedule,
             frequency: file.frequency,
+            feedback: file.feedback,
             message: file.message.map(|m| {
                 let at = |field: Spanned<String>| Located {
                     line: self.content_line(&field),

@@ -13,7 +13,9 @@ use crate::bindings::types::{Decision, ErrorCode};
 use crate::breaker::{Admission, Breaker, Transition};
 use crate::campaign::Campaign;
 use crate::engine::RuleEngine;
+use crate::feedback::suppressions::SuppressionList;
 use crate::limits::Limits;
+use crate::outcome::Outcome;
 use crate::profile::Profile;
 use crate::rule::LoadedRule;
 use crate::sandbox::{Deadline, DeadlineCheck, SandboxState};
@@ -209,6 +211,7 @@ pub struct Evaluator {
     reuse: u64,
     rules_off: bool,
     capacity_wait: Duration,
+    suppressions: Option<Arc<SuppressionList>>,
 }
 
 type CallResult = wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>>;
@@ -259,7 +262,25 @@ impl Evaluator {
             reuse: 1,
             rules_off: false,
             capacity_wait: DEFAULT_CAPACITY_WAIT,
+            suppressions: None,
         }
+    }
+
+    /// Customers who unsubscribed: each is suppressed (reason
+    /// `unsubscribed`) before consent is even looked at, and the rule
+    /// never sees them.
+    pub fn with_suppressions(mut self, list: Arc<SuppressionList>) -> Self {
+        self.suppressions = Some(list);
+        self
+    }
+
+    /// The outcome of a recipient the host refuses before any rule runs:
+    /// on the suppression list, or without marketing consent.
+    pub fn refused(&self, profile: &Profile) -> Option<Outcome> {
+        self.suppressions
+            .as_ref()
+            .and_then(|list| list.refused(profile))
+            .or_else(|| crate::policy::consent_refused(profile))
     }
 
     /// How long an evaluation waits for an instance slot while the pool is

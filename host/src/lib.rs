@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod evaluate;
 pub mod fair_share;
+pub mod feedback;
 pub mod id;
 pub mod limits;
 mod ordered;

@@ -75,7 +75,7 @@ impl PreparedCampaign {
     /// fresh sandbox, then the host's checks of the decision.
     /// The outcome carries the reasons, fuel and log of the evaluation.
     pub fn decide(&self, profile: Arc<Profile>) -> Outcome {
-        if let Some(outcome) = policy::consent_refused(&profile) {
+        if let Some(outcome) = self.evaluator.refused(&profile) {
             return outcome;
         }
         let evaluation = self.evaluator.evaluate(profile.clone());

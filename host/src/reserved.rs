@@ -7,8 +7,9 @@
 
 /// Suppression and failure codes the host records itself. Also reserved:
 /// every code that starts with [`HOST_PREFIXES`].
-pub const HOST_CODES: [&str; 12] = [
+pub const HOST_CODES: [&str; 13] = [
     crate::policy::NO_CONSENT,
+    crate::feedback::suppressions::UNSUBSCRIBED,
     crate::policy::HOLDOUT,
     "rules-off",
     "breaker-open",

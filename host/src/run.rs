@@ -53,7 +53,7 @@ pub fn process(
         }
     };
     let profile = Arc::new(profile);
-    if let Some(outcome) = policy::consent_refused(&profile) {
+    if let Some(outcome) = evaluator.refused(&profile) {
         return Processed {
             outcome,
             cost: None,

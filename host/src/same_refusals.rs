@@ -176,6 +176,7 @@ mod tests {
             input: None,
             scheduled_at: None,
             schedule: None,
+            ab_split: None,
         })
     }
 

@@ -139,6 +139,7 @@ fn entry(
         input: outcome.input.clone(),
         scheduled_at: None,
         schedule: None,
+        ab_split: outcome.ab.as_ref().map(|ab| ab.split.clone()),
     })
 }
 

@@ -142,6 +142,10 @@ pub struct RecipientEntry {
     /// quiet hours 21:00-08:00`, `frequency-cap: 3 per 7d`).
     #[serde(default)]
     pub schedule: Option<String>,
+    /// The A/B split (its subject variant) that chose `subject`, when one
+    /// did. Absent in journals written before splits were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab_split: Option<String>,
 }
 
 /// The journal cannot be used.

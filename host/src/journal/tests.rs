@@ -19,6 +19,7 @@ fn recipient(id: &str, fate: Fate) -> Entry {
         input: None,
         scheduled_at: None,
         schedule: None,
+        ab_split: None,
     })
 }
 

@@ -146,7 +146,7 @@ fn apply_identity_and_consent(profile: &mut Profile, events: &[&CustomerEvent]) 
                 set(&mut profile.timezone, &identity.timezone);
                 set(&mut profile.country, &identity.country);
             }
-            EventData::Unsubscribed {} => profile.consent.email_marketing = false,
+            EventData::Unsubscribed(_) => profile.consent.email_marketing = false,
             EventData::ConsentChanged {
                 email_marketing,
                 tracking,

@@ -38,8 +38,9 @@ pub enum EventData {
     /// identity fields of a customer the tenant has not posted a profile
     /// for.
     Subscribed(Identity),
-    /// The customer unsubscribed (marketing consent withdrawn).
-    Unsubscribed {},
+    /// The customer unsubscribed (marketing consent withdrawn), from the
+    /// message named, if any (a one-click unsubscribe names it).
+    Unsubscribed(EmailRef),
     /// Consent flags changed; an absent flag is unchanged.
     ConsentChanged {
         /// Agreed to marketing email.
@@ -111,7 +112,7 @@ pub struct Identity {
     pub country: Option<String>,
 }
 
-/// Which message an open or click was on.
+/// Which message an open, click or unsubscribe came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailRef {
     /// The campaign id.
@@ -120,7 +121,13 @@ pub struct EmailRef {
     /// The message's Message-ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The link followed (clicks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
+
+/// Longest link a click event may name, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
 
 /// An order or cart line, as in the profile's cart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,7 +243,7 @@ impl CustomerEvent {
     pub fn kind(&self) -> EventKind {
         match &self.data {
             EventData::Subscribed(_) => EventKind::Subscribed,
-            EventData::Unsubscribed {} => EventKind::Unsubscribed,
+            EventData::Unsubscribed(_) => EventKind::Unsubscribed,
             EventData::ConsentChanged { .. } => EventKind::ConsentChanged,
             EventData::OrderPlaced { .. } => EventKind::OrderPlaced,
             EventData::CartUpdated { .. } => EventKind::CartUpdated,
@@ -349,7 +356,9 @@ impl CustomerEvent {
                     return Err(format!("`price_cents` {price_cents} is negative"));
                 }
             }
-            EventData::EmailOpened(reference) | EventData::EmailClicked(reference) => {
+            EventData::EmailOpened(reference)
+            | EventData::EmailClicked(reference)
+            | EventData::Unsubscribed(reference) => {
                 for (name, value) in [
                     ("campaign", &reference.campaign),
                     ("message_id", &reference.message_id),
@@ -358,10 +367,19 @@ impl CustomerEvent {
                         check_text(name, value)?;
                     }
                 }
+                if let Some(url) = &reference.url {
+                    if url.len() > MAX_URL_BYTES {
+                        return Err(format!(
+                            "`url` has {} bytes, more than the limit of {MAX_URL_BYTES}",
+                            url.len()
+                        ));
+                    }
+                    if url.chars().any(char::is_control) {
+                        return Err("`url` contains a control character".into());
+                    }
+                }
             }
-            EventData::Unsubscribed {}
-            | EventData::ConsentChanged { .. }
-            | EventData::SiteVisit {} => {}
+            EventData::ConsentChanged { .. } | EventData::SiteVisit {} => {}
         }
         Ok(())
     }

@@ -37,6 +37,7 @@ use headers::{
 };
 
 use crate::campaign::{Campaign, Located, MessageSettings};
+use crate::feedback::links::{LinkSubject, SignedLinks};
 use crate::outcome::Outcome;
 use crate::profile::{Profile, Timestamp};
 use templates::Failure;
@@ -152,6 +153,8 @@ pub struct Renderer {
     message_key: Option<String>,
     date: SystemTime,
     dkim: Option<lettre::message::dkim::DkimConfig>,
+    /// The service's own unsubscribe, pixel and click links, when set.
+    links: Option<SignedLinks>,
 }
 
 const LAYOUT_HTML: &str = "layout.html";
@@ -290,6 +293,7 @@ impl Renderer {
             message_key: None,
             date,
             dkim,
+            links: None,
         };
         renderer.render_probes(campaign)?;
         Ok(renderer)
@@ -323,6 +327,16 @@ impl Renderer {
     /// its own ids, and a resumed send keeps them.
     pub fn with_message_key(mut self, key: &str) -> Self {
         self.message_key = Some(key.to_string());
+        self
+    }
+
+    /// Puts the service's signed links in every message: its one-click
+    /// unsubscribe URL instead of the campaign's `unsubscribe_url`, and,
+    /// for recipients who agreed to tracking (`consent.tracking`), click
+    /// redirects on the HTML part's links and an open pixel. Without
+    /// tracking consent a message carries neither.
+    pub fn with_links(mut self, links: SignedLinks) -> Self {
+        self.links = Some(links);
         self
     }
 
@@ -386,8 +400,17 @@ impl Renderer {
             &self.render(&preheader_template(preheader_id), &values)?,
             500,
         );
+        let message_id = self.message_id(&profile.id);
+        let link_subject = LinkSubject {
+            customer: &profile.id,
+            campaign: &self.campaign_id,
+            message_id: &message_id,
+        };
         // Never cut: a cut link does not unsubscribe anyone.
-        let unsubscribe_url = header_text(&self.render(UNSUBSCRIBE_URL, &values)?, usize::MAX);
+        let unsubscribe_url = match &self.links {
+            Some(links) => links.unsubscribe(link_subject),
+            None => header_text(&self.render(UNSUBSCRIBE_URL, &values)?, usize::MAX),
+        };
         if unsubscribe_url.chars().count() > MAX_UNSUBSCRIBE_URL_CHARS {
             return Err(RenderError::TooLarge {
                 what: UNSUBSCRIBE_URL.to_string(),
@@ -435,14 +458,19 @@ impl Renderer {
             .collect();
         let values = minijinja::Value::from_serialize(&fields);
         check_merge_fields(&values)?;
-        let html = with_hidden_preheader(&self.render(LAYOUT_HTML, &values)?, &preheader);
+        let mut html = with_hidden_preheader(&self.render(LAYOUT_HTML, &values)?, &preheader);
+        if let Some(links) = self.links.as_ref().filter(|_| profile.consent.tracking) {
+            // HTML the rewriter cannot follow goes out untracked.
+            if let Ok(tracked) = links.track_html(&html, link_subject) {
+                html = tracked;
+            }
+        }
 
         let mut unsubscribe = format!("<{unsubscribe_url}>");
         if self.settings.unsubscribe_mailto.is_some() {
             let mailto = header_text(&self.render(UNSUBSCRIBE_MAILTO, &values)?, 300);
             unsubscribe.push_str(&format!(", <mailto:{mailto}>"));
         }
-        let message_id = self.message_id(&profile.id);
         let envelope = Envelope::new(Some(self.from.email.clone()), vec![to_address.clone()])
             .map_err(|_| RenderError::Recipient(profile.email.clone()))?;
         let mut builder = Message::builder()
