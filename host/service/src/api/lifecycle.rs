@@ -68,7 +68,10 @@ pub struct ProfileQuery {
 }
 
 /// A customer's profile as rules see it at `now`: the posted profile with
-/// what the events say, and the RFM scores as the `rfm` attribute.
+/// what the events say, and the RFM scores as the `rfm` attribute. The
+/// scores are the tenant's as of its last tick (computed at the first read
+/// when it has none yet): after profiles or events are posted, the next
+/// tick updates them.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/profiles/{customer}",
     params(("now" = Option<String>, Query, description = "RFC 3339 time to derive at")),
     responses((status = 200, description = "the profile, in the profile format"),
@@ -85,7 +88,7 @@ pub async fn get_profile(
     Ok(Json(
         request
             .run_counted(move |hosting, tenant| {
-                let scores = hosting.rfm_scores(tenant, now)?;
+                let scores = hosting.cached_rfm_scores(tenant, now)?;
                 hosting.derived_profile(tenant, &customer, now, Some(&scores))
             })
             .await?,
