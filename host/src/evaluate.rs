@@ -602,8 +602,8 @@ impl Session<'_> {
             // is the rule's failure too, though it is found after the call.
             let failed = match &evaluation.result {
                 Err(failure) => failure.counts_against_rule(),
-                Ok(decision) => crate::policy::check_decision(
-                    decision.clone(),
+                Ok(decision) => crate::policy::validate_decision(
+                    decision,
                     &evaluator.campaign,
                     &evaluator.limits,
                 )

@@ -40,6 +40,46 @@ pub fn check_decision(
     campaign: &Campaign,
     limits: &Limits,
 ) -> Result<CheckedDecision, Failure> {
+    validate_decision(&decision, campaign, limits)?;
+    let Decision {
+        segments,
+        subject,
+        preheader,
+        blocks: choices,
+        mut reasons,
+        suppress,
+    } = decision;
+    if let Some(code) = suppress {
+        return Ok(CheckedDecision {
+            segments,
+            selection: Err(code),
+            reasons,
+        });
+    }
+    let mut blocks = Vec::with_capacity(campaign.slots.len());
+    for (slot, fallback) in &campaign.fallback.blocks {
+        match choices.iter().find(|c| &c.slot == slot) {
+            Some(choice) => blocks.push((slot.clone(), choice.block.clone())),
+            None => {
+                reasons.push(format!("fallback-block:{slot}"));
+                blocks.push((slot.clone(), fallback.clone()));
+            }
+        }
+    }
+    Ok(CheckedDecision {
+        segments,
+        selection: Ok((subject, preheader, Blocks(blocks))),
+        reasons,
+    })
+}
+
+/// Whether [`check_decision`] accepts `decision`, by reference: the same
+/// checks, in the same order, with the same failure, and nothing built.
+pub fn validate_decision(
+    decision: &Decision,
+    campaign: &Campaign,
+    limits: &Limits,
+) -> Result<(), Failure> {
     let invalid = |detail: String| Failure::InvalidDecision { detail };
     if decision.segments.len() > limits.max_segments {
         return Err(invalid(format!(
@@ -69,8 +109,7 @@ pub fn check_decision(
             return Err(invalid(format!("segment `{segment}` appears twice")));
         }
     }
-    let mut reasons = decision.reasons;
-    for reason in &reasons {
+    for reason in &decision.reasons {
         check_reason(reason, limits)?;
         if crate::reserved::is_host_code(reason) {
             return Err(invalid(format!(
@@ -79,19 +118,15 @@ pub fn check_decision(
             )));
         }
     }
-    if let Some(code) = decision.suppress {
-        check_id("suppression reason", &code, limits)?;
-        if crate::reserved::is_host_code(&code) {
+    if let Some(code) = &decision.suppress {
+        check_id("suppression reason", code, limits)?;
+        if crate::reserved::is_host_code(code) {
             return Err(invalid(format!(
                 "suppression code `{}` is reserved for the host",
-                shown(&code, limits)
+                shown(code, limits)
             )));
         }
-        return Ok(CheckedDecision {
-            segments: decision.segments,
-            selection: Err(code),
-            reasons,
-        });
+        return Ok(());
     }
     if !campaign.has_subject(&decision.subject) {
         return Err(invalid(format!(
@@ -105,7 +140,6 @@ pub fn check_decision(
             shown(&decision.preheader, limits)
         )));
     }
-    let mut blocks = Vec::with_capacity(campaign.slots.len());
     for choice in &decision.blocks {
         if campaign.slot(&choice.slot).is_none() {
             return Err(invalid(format!(
@@ -130,20 +164,7 @@ pub fn check_decision(
             return Err(invalid(format!("slot `{}` is filled twice", choice.slot)));
         }
     }
-    for (slot, fallback) in &campaign.fallback.blocks {
-        match decision.blocks.iter().find(|c| &c.slot == slot) {
-            Some(choice) => blocks.push((slot.clone(), choice.block.clone())),
-            None => {
-                reasons.push(format!("fallback-block:{slot}"));
-                blocks.push((slot.clone(), fallback.clone()));
-            }
-        }
-    }
-    Ok(CheckedDecision {
-        segments: decision.segments,
-        selection: Ok((decision.subject, decision.preheader, Blocks(blocks))),
-        reasons,
-    })
+    Ok(())
 }
 
 fn shown(id: &str, limits: &Limits) -> String {

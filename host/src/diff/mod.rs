@@ -218,7 +218,7 @@ fn side(
     let (campaign, limits) = (evaluator.campaign(), evaluator.limits());
     let failure = match &evaluation.result {
         Err(failure) => Some(failure.code()),
-        Ok(decision) => policy::check_decision(decision.clone(), campaign, limits)
+        Ok(decision) => policy::validate_decision(decision, campaign, limits)
             .err()
             .map(|failure| failure.code()),
     };

@@ -189,29 +189,23 @@ fn derive_orders(
         categories.clone_from(&summary.categories);
         order_ids.extend(summary.order_ids.iter().map(String::as_str));
     }
-    for (event, order) in events.iter().filter_map(|e| Some((e, as_order(e)?))) {
-        let Order {
-            order_id,
-            total_cents,
-            currency,
-            items,
-        } = order;
-        if order_ids.contains(&order_id) {
+    for order in events.iter().copied().filter_map(Order::of) {
+        if order_ids.contains(&order.order_id) {
             continue;
         }
-        order_ids.push(order_id);
+        order_ids.push(order.order_id);
         any = true;
         orders.count = orders.count.saturating_add(1);
-        orders.total_spent_cents = orders.total_spent_cents.saturating_add(total_cents);
-        orders.first_order_at = Some(orders.first_order_at.map_or(event.at, |t| t.min(event.at)));
-        orders.last_order_at = Some(orders.last_order_at.map_or(event.at, |t| t.max(event.at)));
-        if currency.is_some() {
-            orders.currency.clone_from(currency);
+        orders.total_spent_cents = orders.total_spent_cents.saturating_add(order.total_cents);
+        orders.first_order_at = Some(orders.first_order_at.map_or(order.at, |t| t.min(order.at)));
+        orders.last_order_at = Some(orders.last_order_at.map_or(order.at, |t| t.max(order.at)));
+        if order.currency.is_some() {
+            orders.currency.clone_from(order.currency);
         }
-        if within(event.at, now, ORDERS_WINDOW_DAYS) {
+        if within(order.at, now, ORDERS_WINDOW_DAYS) {
             orders.orders_90d += 1;
         }
-        count_units(&mut categories, items, event.at);
+        count_units(&mut categories, order.items, order.at);
     }
     any.then(|| {
         orders.categories = ranked(categories);
@@ -219,28 +213,35 @@ fn derive_orders(
     })
 }
 
-/// An order's fields.
+/// An `order_placed` event's fields, with its id and time.
 struct Order<'a> {
+    event_id: &'a str,
+    at: Timestamp,
     order_id: &'a str,
     total_cents: i64,
     currency: &'a Option<String>,
     items: &'a [EventItem],
 }
 
-fn as_order(event: &CustomerEvent) -> Option<Order<'_>> {
-    match &event.data {
-        EventData::OrderPlaced {
-            order_id,
-            total_cents,
-            currency,
-            items,
-        } => Some(Order {
-            order_id,
-            total_cents: *total_cents,
-            currency,
-            items,
-        }),
-        _ => None,
+impl<'a> Order<'a> {
+    /// The order `event` places, if it places one.
+    fn of(event: &'a CustomerEvent) -> Option<Self> {
+        match &event.data {
+            EventData::OrderPlaced {
+                order_id,
+                total_cents,
+                currency,
+                items,
+            } => Some(Order {
+                event_id: &event.id,
+                at: event.at,
+                order_id,
+                total_cents: *total_cents,
+                currency,
+                items,
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -351,34 +352,29 @@ pub fn fold_old_orders(
     now: Timestamp,
 ) -> Vec<String> {
     let horizon = now - ORDERS_WINDOW_DAYS * DAY;
-    let mut old: Vec<&CustomerEvent> = events
+    let mut old: Vec<Order<'_>> = events
         .iter()
-        .filter(|e| e.at < horizon && matches!(e.data, EventData::OrderPlaced { .. }))
+        .filter_map(Order::of)
+        .filter(|o| o.at < horizon)
         .collect();
-    old.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    old.sort_by(|a, b| (a.at, a.event_id).cmp(&(b.at, b.event_id)));
     let mut folded = Vec::with_capacity(old.len());
-    for (event, order) in old.into_iter().filter_map(|e| Some((e, as_order(e)?))) {
-        let Order {
-            order_id,
-            total_cents,
-            currency,
-            items,
-        } = order;
-        folded.push(event.id.clone());
-        if summary.order_ids.iter().any(|id| id == order_id) {
+    for order in old {
+        folded.push(order.event_id.to_string());
+        if summary.order_ids.iter().any(|id| id == order.order_id) {
             continue;
         }
-        summary.order_ids.push(order_id.to_string());
+        summary.order_ids.push(order.order_id.to_string());
         summary.count = summary.count.saturating_add(1);
-        summary.total_spent_cents = summary.total_spent_cents.saturating_add(total_cents);
-        summary.first_order_at = Some(summary.first_order_at.map_or(event.at, |t| t.min(event.at)));
-        if summary.last_order_at.is_none_or(|t| t <= event.at) {
-            summary.last_order_at = Some(event.at);
-            if currency.is_some() {
-                summary.currency.clone_from(currency);
+        summary.total_spent_cents = summary.total_spent_cents.saturating_add(order.total_cents);
+        summary.first_order_at = Some(summary.first_order_at.map_or(order.at, |t| t.min(order.at)));
+        if summary.last_order_at.is_none_or(|t| t <= order.at) {
+            summary.last_order_at = Some(order.at);
+            if order.currency.is_some() {
+                summary.currency.clone_from(order.currency);
             }
         }
-        count_units(&mut summary.categories, items, event.at);
+        count_units(&mut summary.categories, order.items, order.at);
     }
     folded
 }

@@ -84,19 +84,7 @@ impl std::str::FromStr for Cap {
     }
 }
 
-impl TryFrom<String> for Cap {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<Cap> for String {
-    fn from(cap: Cap) -> String {
-        cap.to_string()
-    }
-}
+string_conversions!(Cap);
 
 /// Caps on how often one recipient gets messages. The default caps nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,27 @@
 //! - [`frequency`]: caps on how often one recipient gets messages;
 //! - [`pacing`]: when one message goes, given all of the above.
 
+/// `TryFrom<String>` (through `FromStr`) and `From<_> for String` (through
+/// `Display`) for a type serde reads and writes as a string, with
+/// `#[serde(try_from = "String", into = "String")]`.
+macro_rules! string_conversions {
+    ($type:ty) => {
+        impl TryFrom<String> for $type {
+            type Error = String;
+
+            fn try_from(text: String) -> Result<Self, String> {
+                text.parse()
+            }
+        }
+
+        impl From<$type> for String {
+            fn from(value: $type) -> String {
+                value.to_string()
+            }
+        }
+    };
+}
+
 pub mod derive;
 pub mod events;
 pub mod flow;

@@ -393,19 +393,7 @@ impl std::str::FromStr for QuietHours {
     }
 }
 
-impl TryFrom<String> for QuietHours {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<QuietHours> for String {
-    fn from(hours: QuietHours) -> String {
-        hours.to_string()
-    }
-}
+string_conversions!(QuietHours);
 
 #[cfg(test)]
 mod tests;

@@ -128,6 +128,56 @@ fn bad_requests_get_clear_client_errors() {
 }
 
 #[test]
+fn a_send_of_more_profiles_than_the_cap_gets_413_and_starts_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--max-profiles", "3"]);
+    let acme = server.tenant_with_rule("acme", "seed-segments");
+    let profiles = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"id\": \"p-{i}\", \"email\": \"p{i}@example.com\", \"consent\": {{\"email_marketing\": true}}}}\n\n"
+                )
+            })
+            .collect::<String>()
+            .into_bytes()
+    };
+    let send = |body: Vec<u8>| {
+        server.call(
+            "POST",
+            &format!("/v1/tenants/acme/campaigns/{CAMPAIGN}/sends"),
+            Some(&acme),
+            Some(("application/x-ndjson", body)),
+        )
+    };
+    let sends = || {
+        server
+            .call("GET", "/v1/tenants/acme/sends", Some(&acme), None)
+            .json()["sends"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    let answer = send(profiles(4));
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    assert_eq!(answer.error_code(), "too-large");
+    assert_eq!(
+        answer.json()["error"]["message"],
+        "more than 3 profiles in one request; split them"
+    );
+    assert_eq!(sends(), 0);
+    // The same answer as evaluating them.
+    let eval = server.eval("acme", &acme, CAMPAIGN, &profiles(4));
+    assert_eq!(eval.status, 413, "{}", eval.text());
+    assert_eq!(eval.json(), answer.json());
+    // Three profiles (the blank lines between them not counted) go.
+    let answer = send(profiles(3));
+    assert_eq!(answer.status, 202, "{}", answer.text());
+    assert_eq!(sends(), 1);
+}
+
+#[test]
 fn a_tenant_over_its_request_cap_gets_429_while_others_are_served() {
     let _alone = crate::harness::cpu_heavy();
     let data = tempfile::tempdir().unwrap();

@@ -557,6 +557,71 @@ fn profiles_derived_from_events_decide_like_the_same_profiles_precomputed() {
 }
 
 #[test]
+fn a_profile_read_carries_the_rfm_scores_of_the_last_tick() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    // No flows: the tick derives no profiles for them, only the scores.
+    let token = server.tenant_with_rule(TENANT, "seed-segments");
+    let order = |id: &str, customer: &str, at: &str, cents: u32| {
+        format!(
+            r#"{{"id":"{id}","type":"order_placed","customer":"{customer}","at":"{at}","order_id":"{id}","total_cents":{cents}}}"#
+        )
+    };
+    let subscribed = |customer: &str| {
+        format!(
+            r#"{{"id":"s-{customer}","type":"subscribed","customer":"{customer}","at":"2026-10-01T10:00:00Z","email":"{customer}@example.com"}}"#
+        )
+    };
+    let posted = post_events(
+        &server,
+        &token,
+        &[
+            subscribed("ann"),
+            subscribed("bob"),
+            order("a1", "ann", "2026-10-05T10:00:00Z", 1_000),
+            order("b1", "bob", "2026-10-06T10:00:00Z", 5_000),
+            order("b2", "bob", "2026-10-07T10:00:00Z", 5_000),
+        ],
+    );
+    assert_eq!(posted["accepted"], 5, "{posted}");
+    let rfm = |customer: &str| -> (serde_json::Value, serde_json::Value) {
+        let answer = server.call(
+            "GET",
+            &format!("/v1/tenants/{TENANT}/profiles/{customer}?now=2026-11-01T00:00:00Z"),
+            Some(&token),
+            None,
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let profile = answer.json();
+        (
+            profile["attributes"]["rfm"]["score"].clone(),
+            profile["orders"]["count"].clone(),
+        )
+    };
+    // No tick yet: the first read computes them. Of two buyers, bob ranks
+    // above ann on every measure.
+    assert_eq!(rfm("ann"), ("111".into(), 1.into()));
+    assert_eq!(rfm("bob"), ("333".into(), 2.into()));
+
+    // ann now orders more, and more lately, than bob: the profile says so
+    // at once, the scores from the next tick on.
+    let posted = post_events(
+        &server,
+        &token,
+        &[
+            order("a2", "ann", "2026-10-10T10:00:00Z", 9_000),
+            order("a3", "ann", "2026-10-11T10:00:00Z", 9_000),
+        ],
+    );
+    assert_eq!(posted["accepted"], 2, "{posted}");
+    assert_eq!(rfm("ann"), ("111".into(), 3.into()));
+    assert_eq!(rfm("bob"), ("333".into(), 2.into()));
+    tick(&server, at("2026-11-01T00:00:00Z"));
+    assert_eq!(rfm("ann"), ("333".into(), 3.into()));
+    assert_eq!(rfm("bob"), ("111".into(), 2.into()));
+}
+
+#[test]
 fn a_campaign_sent_on_monday_reaches_each_recipient_on_tuesday_at_ten_local() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);

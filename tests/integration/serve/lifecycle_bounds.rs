@@ -8,6 +8,14 @@ use super::{Answer, CAMPAIGN, OPERATOR, Server};
 
 const NDJSON: &str = "application/x-ndjson";
 
+/// A server on a fresh data directory that ticks only when told
+/// (`POST /v1/tick`), and the directory.
+fn server_ticked_by_hand() -> (tempfile::TempDir, Server) {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    (data, server)
+}
+
 fn post_events(server: &Server, tenant: &str, token: &str, body: Vec<u8>) -> Answer {
     server.call(
         "POST",
@@ -71,8 +79,7 @@ fn rejected(answer: &serde_json::Value) -> Vec<(u64, String)> {
 
 #[test]
 fn each_bad_event_line_is_rejected_with_its_number_and_reason_and_the_rest_stored() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (_data, server) = server_ticked_by_hand();
     let token = server.create_tenant("acme");
 
     let item = r#"{"sku":"s","price_cents":100}"#;
@@ -395,8 +402,7 @@ fn the_body_and_count_caps_hold_and_a_flood_of_bad_lines_is_listed_briefly() {
 
 #[test]
 fn a_tenant_sees_and_reaches_only_its_own_customers() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (_data, server) = server_ticked_by_hand();
     let a = server.create_tenant("acme");
     let b = server.create_tenant("globex");
     let line = event(
@@ -467,8 +473,7 @@ fn a_tenant_sees_and_reaches_only_its_own_customers() {
 
 #[test]
 fn bad_flows_are_refused_with_the_line_and_nothing_is_stored() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (_data, server) = server_ticked_by_hand();
     let token = server.tenant_with_rule("acme", "seed-segments");
     // A campaign that cannot be sent: the example without its [message].
     let example = super::example_campaign();
@@ -609,8 +614,7 @@ fn bad_flows_are_refused_with_the_line_and_nothing_is_stored() {
 
 #[test]
 fn bad_queries_get_400_and_unknown_customers_404() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (_data, server) = server_ticked_by_hand();
     let token = server.create_tenant("acme");
     let get = |path: &str| server.call("GET", path, Some(&token), None);
 
@@ -658,9 +662,8 @@ fn bad_queries_get_400_and_unknown_customers_404() {
 fn a_body_of_bad_lines_costs_no_more_memory_than_the_body() {
     // Loads the machine: not beside the tests that measure shares of it.
     let _cpu = crate::harness::cpu_heavy();
-    let data = tempfile::tempdir().unwrap();
     // The default caps: 32 MiB a body.
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (_data, server) = server_ticked_by_hand();
     let token = server.create_tenant("acme");
     let lines = (32 << 20) / 2 - 8;
     let answer = post_events(&server, "acme", &token, b"x\n".repeat(lines));
@@ -689,8 +692,7 @@ fn post_ann(server: &Server, token: &str, tags: &str) {
 
 #[test]
 fn a_rule_that_fails_once_does_not_make_a_customer_enter_its_segment_again() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (data, server) = server_ticked_by_hand();
     // `misbehaving` puts everyone in `well-behaved` unless the first tag
     // says otherwise.
     let token = server.tenant_with_rule("acme", "misbehaving");
@@ -769,8 +771,7 @@ fn subscribe(server: &Server, tenant: &str, token: &str, customer: &str) {
 
 #[test]
 fn a_broken_tenant_or_flow_stops_neither_the_other_tenants_nor_the_other_flows() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (data, server) = server_ticked_by_hand();
     let example = super::example_campaign();
 
     // `a-broken` has a flow and a customer but no active rule; it ticks
@@ -911,8 +912,7 @@ fn a_broken_tenant_or_flow_stops_neither_the_other_tenants_nor_the_other_flows()
 
 #[test]
 fn two_runs_of_one_customer_due_in_one_tick_go_one_at_a_time() {
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), &["--tick-interval-secs", "0"]);
+    let (data, server) = server_ticked_by_hand();
     let token = server.tenant_with_rule("acme", "seed-segments");
     let flow = format!("campaign = \"{CAMPAIGN}\"\n[trigger]\nevent = \"site_visit\"\n");
     let put = put_flow(&server, "acme", &token, "visit", flow.into_bytes());

@@ -12,8 +12,9 @@ use mailrules::profile_reader::ProfileFormat;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::error::{ApiError, body_error};
-use super::{ApiState, auth, blocking};
+use super::ApiState;
+use super::error::ApiError;
+use super::tenant_request::TenantRequest;
 use crate::hosting::CampaignView;
 
 /// How long a streamed answer waits for a client that stops reading
@@ -32,17 +33,14 @@ pub async fn put(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CampaignView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
     let text = String::from_utf8(body.to_vec()).map_err(|e| {
         ApiError::bad_request("bad-body", format!("the campaign is not UTF-8: {e}"))
     })?;
-    let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| {
-            hosting.put_campaign(&tenant, &campaign, &text)
-        })
-        .await?,
+        request
+            .run_counted(move |hosting, tenant| hosting.put_campaign(tenant, &campaign, &text))
+            .await?,
     ))
 }
 
@@ -56,11 +54,9 @@ pub async fn get(
     Path((tenant, campaign)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let text = blocking(&state, move |hosting| {
-        hosting.campaign_text(&tenant, &campaign)
-    })
-    .await?;
+    let text = TenantRequest::admit(&state, &headers, tenant)?
+        .run(move |hosting, tenant| hosting.campaign_text(tenant, &campaign))
+        .await?;
     Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response())
 }
 
@@ -113,21 +109,19 @@ pub async fn eval(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
     let now = parse_now(query.now.as_deref())?;
     let format = profile_format(&headers);
-    let guard = state.hosting.begin_request(&tenant)?;
-    let (served, records) = {
-        let tenant = tenant.clone();
-        blocking(&state, move |hosting| {
-            let (served, _) = hosting.served(&tenant, &campaign, now)?;
+    let guard = request.begin()?;
+    let (served, records) = request
+        .run(move |hosting, tenant| {
+            let (served, _) = hosting.served(tenant, &campaign, now)?;
             Ok((served, hosting.read_profiles(body, format)?))
         })
-        .await?
-    };
+        .await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let hosting = state.hosting.clone();
+    let tenant = request.tenant().to_string();
     tokio::task::spawn_blocking(move || {
         let _guard = guard;
         hosting.eval_served(&tenant, &served, records, query.explain, |chunk| {
@@ -192,17 +186,17 @@ pub async fn diff(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<mailrules::diff::DiffReport>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
+    let request = TenantRequest::admit(&state, &headers, tenant)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
-    let body = body.map_err(body_error)?;
+    let body = body.map_err(super::error::body_error)?;
     let now = parse_now(query.now.as_deref())?;
     let format = profile_format(&headers);
-    let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| {
-            let records = hosting.read_profiles(body, format)?;
-            hosting.diff(&tenant, &campaign, &query.candidate, records, now)
-        })
-        .await?,
+        request
+            .run_counted(move |hosting, tenant| {
+                let records = hosting.read_profiles(body, format)?;
+                hosting.diff(tenant, &campaign, &query.candidate, records, now)
+            })
+            .await?,
     ))
 }

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::campaigns::profile_format;
-use super::error::{ApiError, body_error};
-use super::{ApiState, auth, blocking};
+use super::error::ApiError;
+use super::tenant_request::TenantRequest;
+use super::{ApiState, auth};
 use crate::hosting::{EventsPosted, FlowView, ProfilesPosted, TickReport};
 use crate::store::{FlowRun, RunState};
 
@@ -28,15 +29,12 @@ pub async fn post_profiles(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ProfilesPosted>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
     let format = profile_format(&headers);
-    let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| {
-            hosting.post_profiles(&tenant, body, format)
-        })
-        .await?,
+        request
+            .run_counted(move |hosting, tenant| hosting.post_profiles(tenant, body, format))
+            .await?,
     ))
 }
 
@@ -54,11 +52,11 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EventsPosted>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
-    let _guard = state.hosting.begin_request(&tenant)?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
     Ok(Json(
-        blocking(&state, move |hosting| hosting.post_events(&tenant, body)).await?,
+        request
+            .run_counted(move |hosting, tenant| hosting.post_events(tenant, body))
+            .await?,
     ))
 }
 
@@ -70,7 +68,10 @@ pub struct ProfileQuery {
 }
 
 /// A customer's profile as rules see it at `now`: the posted profile with
-/// what the events say, and the RFM scores as the `rfm` attribute.
+/// what the events say, and the RFM scores as the `rfm` attribute. The
+/// scores are the tenant's as of its last tick (computed at the first read
+/// when it has none yet): after profiles or events are posted, the next
+/// tick updates them.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/profiles/{customer}",
     params(("now" = Option<String>, Query, description = "RFC 3339 time to derive at")),
     responses((status = 200, description = "the profile, in the profile format"),
@@ -82,15 +83,15 @@ pub async fn get_profile(
     Query(query): Query<ProfileQuery>,
     headers: HeaderMap,
 ) -> Result<Json<mailrules::Profile>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
+    let request = TenantRequest::admit(&state, &headers, tenant)?;
     let now = parse_time(query.now.as_deref())?.unwrap_or_else(|| chrono::Utc::now().timestamp());
-    let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| {
-            let scores = hosting.rfm_scores(&tenant, now)?;
-            hosting.derived_profile(&tenant, &customer, now, Some(&scores))
-        })
-        .await?,
+        request
+            .run_counted(move |hosting, tenant| {
+                let scores = hosting.cached_rfm_scores(tenant, now)?;
+                hosting.derived_profile(tenant, &customer, now, Some(&scores))
+            })
+            .await?,
     ))
 }
 
@@ -106,16 +107,13 @@ pub async fn put_flow(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<FlowView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
     let text = String::from_utf8(body.to_vec())
         .map_err(|e| ApiError::bad_request("bad-body", format!("the flow is not UTF-8: {e}")))?;
-    let _guard = state.hosting.begin_request(&tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| {
-            hosting.put_flow(&tenant, &flow, &text)
-        })
-        .await?,
+        request
+            .run_counted(move |hosting, tenant| hosting.put_flow(tenant, &flow, &text))
+            .await?,
     ))
 }
 
@@ -128,8 +126,9 @@ pub async fn list_flows(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let flows = blocking(&state, move |hosting| hosting.flows(&tenant)).await?;
+    let flows = TenantRequest::admit(&state, &headers, tenant)?
+        .run(|hosting, tenant| hosting.flows(tenant))
+        .await?;
     Ok(Json(serde_json::json!({ "flows": flows })))
 }
 
@@ -142,8 +141,9 @@ pub async fn delete_flow(
     Path((tenant, flow)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    blocking(&state, move |hosting| hosting.delete_flow(&tenant, &flow)).await?;
+    TenantRequest::admit(&state, &headers, tenant)?
+        .run(move |hosting, tenant| hosting.delete_flow(tenant, &flow))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -170,15 +170,14 @@ pub async fn runs(
     Query(query): Query<RunsQuery>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
+    let request = TenantRequest::admit(&state, &headers, tenant)?;
     let wanted = match query.state.as_deref() {
         None => None,
         Some(name) => Some(run_state(name)?),
     };
-    let runs: Vec<FlowRun> = blocking(&state, move |hosting| {
-        hosting.flow_runs(&tenant, query.flow.as_deref(), wanted)
-    })
-    .await?;
+    let runs: Vec<FlowRun> = request
+        .run(move |hosting, tenant| hosting.flow_runs(tenant, query.flow.as_deref(), wanted))
+        .await?;
     Ok(Json(serde_json::json!({ "runs": runs })))
 }
 

@@ -11,6 +11,7 @@ mod observe;
 mod openapi;
 mod rules;
 mod sends;
+mod tenant_request;
 mod tenants;
 
 use std::sync::Arc;

@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, body_error};
-use super::{ApiState, auth, blocking};
+use super::ApiState;
+use super::error::ApiError;
+use super::tenant_request::TenantRequest;
 use crate::guest_logs::LogLine;
 use crate::hosting::{RulesView, UploadedRule};
 
@@ -28,13 +29,10 @@ pub async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<UploadedRule>), ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
-    let _guard = state.hosting.begin_request(&tenant)?;
-    let uploaded = blocking(&state, move |hosting| {
-        hosting.upload_rule(&tenant, &version, &body)
-    })
-    .await?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
+    let uploaded = request
+        .run_counted(move |hosting, tenant| hosting.upload_rule(tenant, &version, &body))
+        .await?;
     Ok((StatusCode::CREATED, Json(uploaded)))
 }
 
@@ -48,9 +46,10 @@ pub async fn list(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<RulesView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| hosting.rules(&tenant)).await?,
+        TenantRequest::admit(&state, &headers, tenant)?
+            .run(|hosting, tenant| hosting.rules(tenant))
+            .await?,
     ))
 }
 
@@ -64,9 +63,10 @@ pub async fn activate(
     Path((tenant, version)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<RulesView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| hosting.activate(&tenant, &version)).await?,
+        TenantRequest::admit(&state, &headers, tenant)?
+            .run(move |hosting, tenant| hosting.activate(tenant, &version))
+            .await?,
     ))
 }
 
@@ -92,13 +92,12 @@ pub async fn set_canary(
     headers: HeaderMap,
     body: Result<Json<SetCanary>, JsonRejection>,
 ) -> Result<Json<RulesView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
+    let request = TenantRequest::admit(&state, &headers, tenant)?;
     let Json(body) = body.map_err(|e| ApiError::new(e.status(), "bad-json", e.body_text()))?;
     Ok(Json(
-        blocking(&state, move |hosting| {
-            hosting.set_canary(&tenant, &body.version, body.percent)
-        })
-        .await?,
+        request
+            .run(move |hosting, tenant| hosting.set_canary(tenant, &body.version, body.percent))
+            .await?,
     ))
 }
 
@@ -111,9 +110,10 @@ pub async fn clear_canary(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<RulesView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| hosting.clear_canary(&tenant)).await?,
+        TenantRequest::admit(&state, &headers, tenant)?
+            .run(|hosting, tenant| hosting.clear_canary(tenant))
+            .await?,
     ))
 }
 
@@ -126,8 +126,8 @@ pub async fn logs(
     Path((tenant, version)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let lines: Vec<LogLine> =
-        blocking(&state, move |hosting| hosting.rule_logs(&tenant, &version)).await?;
+    let lines: Vec<LogLine> = TenantRequest::admit(&state, &headers, tenant)?
+        .run(move |hosting, tenant| hosting.rule_logs(tenant, &version))
+        .await?;
     Ok(Json(serde_json::json!({ "lines": lines })))
 }

@@ -6,9 +6,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
+use super::ApiState;
 use super::campaigns::profile_format;
-use super::error::{ApiError, body_error};
-use super::{ApiState, auth, blocking};
+use super::error::ApiError;
+use super::tenant_request::TenantRequest;
 use crate::hosting::SendView;
 
 /// Starts sending the campaign to the profiles in the body with the
@@ -26,15 +27,11 @@ pub async fn start(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SendView>), ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let body = body.map_err(body_error)?;
+    let (request, body) = TenantRequest::with_body(&state, &headers, tenant, body)?;
     let format = profile_format(&headers);
-    let _guard = state.hosting.begin_request(&tenant)?;
-    let hosting = state.hosting.clone();
-    let view =
-        tokio::task::spawn_blocking(move || hosting.start_send(&tenant, &campaign, body, format))
-            .await
-            .map_err(|e| ApiError::from(crate::HostingError::Internal(format!("worker: {e}"))))??;
+    let view = request
+        .run_counted(move |hosting, tenant| hosting.start_send(tenant, &campaign, body, format))
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
@@ -47,9 +44,10 @@ pub async fn get(
     Path((tenant, send)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<SendView>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
     Ok(Json(
-        blocking(&state, move |hosting| hosting.send_view(&tenant, &send)).await?,
+        TenantRequest::admit(&state, &headers, tenant)?
+            .run(move |hosting, tenant| hosting.send_view(tenant, &send))
+            .await?,
     ))
 }
 
@@ -62,7 +60,8 @@ pub async fn list(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    auth::tenant(&state, &headers, &tenant)?;
-    let sends = blocking(&state, move |hosting| Ok(hosting.store().sends(&tenant)?)).await?;
+    let sends = TenantRequest::admit(&state, &headers, tenant)?
+        .run(|hosting, tenant| Ok(hosting.store().sends(tenant)?))
+        .await?;
     Ok(Json(serde_json::json!({ "sends": sends })))
 }

@@ -52,6 +52,13 @@ impl Served {
     }
 }
 
+/// The answer to a request with more than `max` profiles.
+fn too_many_profiles(max: usize) -> HostingError {
+    HostingError::TooLarge {
+        message: format!("more than {max} profiles in one request; split them"),
+    }
+}
+
 impl Hosting {
     /// Parses a request's profiles, within the caps on size and count.
     pub fn read_profiles(
@@ -73,12 +80,7 @@ impl Hosting {
             .take(caps.max_profiles + 1)
             .collect();
         if records.len() > caps.max_profiles {
-            return Err(HostingError::TooLarge {
-                message: format!(
-                    "more than {} profiles in one request; split them",
-                    caps.max_profiles
-                ),
-            });
+            return Err(too_many_profiles(caps.max_profiles));
         }
         Ok(records)
     }
@@ -100,12 +102,7 @@ impl Hosting {
             .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
             .count();
         if records > caps.max_profiles {
-            return Err(HostingError::TooLarge {
-                message: format!(
-                    "more than {} profiles in one request; split them",
-                    caps.max_profiles
-                ),
-            });
+            return Err(too_many_profiles(caps.max_profiles));
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ use mailrules::registry::RuleRegistry;
 pub use campaigns::CampaignView;
 pub use error::HostingError;
 pub use evaluate::{EvalOptions, FairStage, Served};
-pub use lifecycle::{EventsPosted, FlowView, ProfilesPosted, TickReport};
+pub use lifecycle::{EventsPosted, FlowView, ProfilesPosted, RfmScores, TickReport};
 pub use rules::{RuleFacts, RulesView, UploadedRule};
 pub use sends::{SendProgress, SendView};
 pub use tenants::{CreatedTenant, TenantSettings};
@@ -49,6 +49,8 @@ pub struct Hosting {
     tenants: Mutex<HashMap<String, TenantSettings>>,
     /// Requests in progress per tenant.
     in_progress: Mutex<HashMap<String, usize>>,
+    /// Each tenant's RFM scores as of its last tick.
+    rfm: lifecycle::RfmCache,
     sends: sends::Running,
     breakers: breakers::BreakerBoard,
     /// The evaluation workers every tenant shares.
@@ -82,6 +84,7 @@ impl Hosting {
             campaigns: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
             in_progress: Mutex::new(HashMap::new()),
+            rfm: lifecycle::RfmCache::default(),
             sends: sends::Running::default(),
             breakers: breakers::BreakerBoard::new(config.breaker.clone()),
             scheduler: FairScheduler::new(config.evaluation_threads),

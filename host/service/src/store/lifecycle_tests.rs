@@ -15,6 +15,24 @@ fn event(id: &str, customer: &str, at: &str) -> CustomerEvent {
     .unwrap()
 }
 
+/// Stores one event `event(id, customer, at)`; answers how many were new.
+fn insert_one(store: &Store, tenant: &str, id: &str, customer: &str, at: &str) -> usize {
+    store
+        .insert_events(tenant, &[event(id, customer, at)])
+        .unwrap()
+        .inserted
+}
+
+/// The ids of the tenant's events after `cursor`, in sequence order.
+fn ids_after(store: &Store, tenant: &str, cursor: i64) -> Vec<String> {
+    store
+        .events_after(tenant, cursor, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect()
+}
+
 fn run(customer: &str, trigger: &str, due_at: i64) -> NewRun {
     NewRun {
         key: RunKey {
@@ -54,22 +72,12 @@ fn an_event_is_stored_once_per_tenant_and_read_back_in_time_order() {
 #[test]
 fn a_new_flow_reads_only_events_that_arrive_after_it() {
     let (_dir, store) = test_support::store_with_tenants();
-    store
-        .insert_events("acme", &[event("e1", "c1", "2026-11-24T10:00:00Z")])
-        .unwrap();
+    insert_one(&store, "acme", "e1", "c1", "2026-11-24T10:00:00Z");
     assert!(store.put_flow("acme", "welcome", "x").unwrap());
     let cursor = store.flows("acme").unwrap()[0].cursor;
     assert_eq!(store.last_event_seq("acme").unwrap(), cursor);
-    store
-        .insert_events("acme", &[event("e2", "c2", "2026-11-24T11:00:00Z")])
-        .unwrap();
-    let after: Vec<String> = store
-        .events_after("acme", cursor, 100)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| e.id)
-        .collect();
-    assert_eq!(after, ["e2"]);
+    insert_one(&store, "acme", "e2", "c2", "2026-11-24T11:00:00Z");
+    assert_eq!(ids_after(&store, "acme", cursor), ["e2"]);
     // Replacing the flow keeps its cursor.
     assert!(!store.put_flow("acme", "welcome", "y").unwrap());
     assert_eq!(store.flows("acme").unwrap()[0].cursor, cursor);
@@ -171,21 +179,13 @@ fn an_event_after_compaction_is_never_behind_a_flow_cursor() {
         .compact_customer("acme", "c2", &summary, &deleted, 1_700_000_000)
         .unwrap();
     // The next event must come after the cursor, or no flow ever sees it.
-    store
-        .insert_events("acme", &[event("next", "c3", "2026-11-25T10:00:00Z")])
-        .unwrap();
-    let after: Vec<String> = store
-        .events_after("acme", cursor, 100)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| e.id)
-        .collect();
-    assert_eq!(after, ["next"]);
+    insert_one(&store, "acme", "next", "c3", "2026-11-25T10:00:00Z");
+    assert_eq!(ids_after(&store, "acme", cursor), ["next"]);
     // The same across tenants: the sequence is shared.
-    let globex = store
-        .insert_events("globex", &[event("g1", "c1", "2026-11-25T10:00:00Z")])
-        .unwrap();
-    assert_eq!(globex.inserted, 1);
+    assert_eq!(
+        insert_one(&store, "globex", "g1", "c1", "2026-11-25T10:00:00Z"),
+        1
+    );
     let g1 = store.events_after("globex", 0, 10).unwrap()[0].0;
     assert!(
         g1 > cursor + 1,

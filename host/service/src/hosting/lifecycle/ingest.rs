@@ -68,6 +68,9 @@ impl Hosting {
             }
         }
         self.store.put_profiles(tenant, &rows)?;
+        if !rows.is_empty() {
+            self.rfm_changed(tenant);
+        }
         let rejected_count = rejected.len();
         rejected.truncate(MAX_LISTED_REJECTIONS);
         Ok(ProfilesPosted {
@@ -100,6 +103,9 @@ impl Hosting {
             .map(|(_, event)| event)
             .collect();
         let stored = self.store.insert_events(tenant, &events)?;
+        if stored.inserted > 0 {
+            self.rfm_changed(tenant);
+        }
         self.metrics.events_stored.inc_by(stored.inserted as u64);
         let rejected_count = parsed.rejected_count;
         Ok(EventsPosted {

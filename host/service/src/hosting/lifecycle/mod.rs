@@ -7,9 +7,12 @@
 mod compact;
 mod flows;
 mod ingest;
+mod rfm_cache;
 mod tick;
 
 pub use flows::FlowView;
 pub use ingest::{EventsPosted, ProfilesPosted};
+pub(crate) use rfm_cache::RfmCache;
+pub use rfm_cache::RfmScores;
 pub(crate) use tick::CONTINUATION;
 pub use tick::TickReport;

@@ -146,11 +146,14 @@ impl Hosting {
                 Err(error) => report.errors.push(format!("{tenant}: {error}")),
             }
         }
+        let rfm_change = self.rfm_change(tenant);
         let profiles = if flows.is_empty() {
             HashMap::new()
         } else {
             self.derived_profiles(tenant, now)?
         };
+        let derived = (!flows.is_empty()).then_some(&profiles);
+        self.refresh_rfm(tenant, now, derived, rfm_change)?;
         let default_zone = self.default_zone(tenant)?;
         let zone_of = |customer: &str| {
             zone_or(
