@@ -78,6 +78,12 @@ pub struct ServiceConfig {
     /// with the clock; `None`: never (ticks come from `POST /v1/tick` or
     /// `mailrules tick`). Default: every 60 s.
     pub tick_interval: Option<std::time::Duration>,
+    /// The base URL the service is reached at from the internet
+    /// (`https://mail.example.com`): with it, every message carries the
+    /// service's signed one-click unsubscribe link, and recipients who
+    /// agreed to tracking get click redirects and an open pixel. `None`:
+    /// the campaign's own `unsubscribe_url`, and no tracking.
+    pub public_url: Option<String>,
 }
 
 impl ServiceConfig {
@@ -94,6 +100,68 @@ impl ServiceConfig {
             },
             breaker: BreakerConfig::default(),
             tick_interval: Some(std::time::Duration::from_secs(60)),
+            public_url: None,
+        }
+    }
+}
+
+/// Longest public URL, in characters (signed links grow from it).
+pub const MAX_PUBLIC_URL_CHARS: usize = 200;
+
+/// Checks a public base URL (`--public-url`): `http://` or `https://`, a
+/// host, no query or fragment, visible ASCII, at most
+/// [`MAX_PUBLIC_URL_CHARS`]. Returns it without a trailing slash.
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("public URL `{url}` must start with https:// (or http://)"))?;
+    if url.len() > MAX_PUBLIC_URL_CHARS {
+        return Err(format!(
+            "public URL is {} characters, more than {MAX_PUBLIC_URL_CHARS}",
+            url.len()
+        ));
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "public URL `{}` must be visible ASCII",
+            url.escape_debug()
+        ));
+    }
+    if url.contains(['?', '#']) {
+        return Err(format!(
+            "public URL `{url}` must not have a query or fragment"
+        ));
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("public URL `{url}` has no host"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_checked() {
+        assert_eq!(
+            check_public_url("https://mail.example.com/").unwrap(),
+            "https://mail.example.com"
+        );
+        assert_eq!(
+            check_public_url("http://127.0.0.1:8080/m").unwrap(),
+            "http://127.0.0.1:8080/m"
+        );
+        for bad in [
+            "mail.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://x/?a",
+            "https://x y",
+        ] {
+            assert!(check_public_url(bad).is_err(), "{bad}");
         }
     }
 }

@@ -45,6 +45,15 @@ pub struct FateLabels {
     pub fate: String,
 }
 
+/// Labels of a followed feedback link.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LinkLabels {
+    /// The tenant.
+    pub tenant: String,
+    /// `open`, `click` or `unsubscribe`.
+    pub kind: String,
+}
+
 /// Labels of an HTTP response.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -81,6 +90,8 @@ pub struct Metrics {
     pub ticks: Counter,
     /// Customer events stored.
     pub events_stored: Counter,
+    /// Opens, clicks and unsubscribes recorded from signed links.
+    pub links_followed: Family<LinkLabels, Counter>,
 }
 
 fn fuel_histogram() -> Histogram {
@@ -116,6 +127,7 @@ impl Metrics {
             requests: Family::default(),
             ticks: Counter::default(),
             events_stored: Counter::default(),
+            links_followed: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -173,6 +185,11 @@ impl Metrics {
             "customer_events",
             "Customer events stored",
             metrics.events_stored.clone(),
+        );
+        registry.register(
+            "links_followed",
+            "Opens, clicks and unsubscribes recorded from signed links",
+            metrics.links_followed.clone(),
         );
         Metrics {
             registry,

@@ -71,6 +71,14 @@ pub struct ServeArgs {
     /// 0: never (tick with POST /v1/tick or `mailrules tick`).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     tick_interval_secs: u64,
+    /// The base URL this service is reached at from the internet
+    /// (https://mail.example.com). With it every message carries the
+    /// service's signed one-click unsubscribe link (List-Unsubscribe, RFC
+    /// 8058), and recipients who agreed to tracking get click redirects and
+    /// an open pixel; without it, the campaign's own unsubscribe_url and no
+    /// tracking.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     #[command(flatten)]
     ceilings: CeilingOptions,
 }
@@ -113,6 +121,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.caps.max_connections = args.max_connections.max(1);
     config.tick_interval = (args.tick_interval_secs > 0)
         .then(|| std::time::Duration::from_secs(args.tick_interval_secs));
+    config.public_url = args
+        .public_url
+        .as_deref()
+        .map(mailrules_service::config::check_public_url)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     mailrules_service::server::serve(config, args.listen, &token, |address| {
         use std::io::Write;
         let mut stdout = std::io::stdout();

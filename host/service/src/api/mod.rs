@@ -6,9 +6,12 @@
 mod auth;
 mod campaigns;
 mod error;
+mod feedback;
 mod lifecycle;
+mod links;
 mod observe;
 mod openapi;
+mod page;
 mod rules;
 mod sends;
 mod tenant_request;
@@ -113,6 +116,28 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         )
         .route("/v1/tenants/{tenant}/runs", get(lifecycle::runs))
         .route("/v1/tick", post(lifecycle::tick))
+        .route("/v1/tenants/{tenant}/campaigns", get(feedback::campaigns))
+        .route(
+            "/v1/tenants/{tenant}/campaigns/{campaign}/kpis",
+            get(feedback::kpis),
+        )
+        .route(
+            "/v1/tenants/{tenant}/suppressions",
+            get(feedback::suppressions),
+        )
+        .route("/v1/tenants/{tenant}/diffs/last", get(feedback::last_diff))
+        .route(
+            "/u/{token}",
+            get(links::view_unsubscribe)
+                .post(links::unsubscribe)
+                .layer(DefaultBodyLimit::max(links::MAX_UNSUBSCRIBE_BODY)),
+        )
+        .route("/o/{token}", get(links::open))
+        .route("/c/{token}", get(links::click))
+        .route("/ui/", get(page::index))
+        .route("/ui/page.css", get(page::stylesheet))
+        .route("/ui/charts.js", get(page::charts))
+        .route("/ui/app.js", get(page::script))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/healthz", get(observe::health))
         .route("/metrics", get(observe::metrics))

@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         super::lifecycle::post_profiles, super::lifecycle::get_profile, super::lifecycle::post_events,
         super::lifecycle::put_flow, super::lifecycle::list_flows, super::lifecycle::delete_flow,
         super::lifecycle::runs, super::lifecycle::tick,
+        super::feedback::campaigns, super::feedback::kpis, super::feedback::suppressions,
+        super::feedback::last_diff,
         super::observe::health, super::observe::metrics,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail, super::tenants::CreateTenant, super::rules::SetCanary)),

@@ -112,6 +112,12 @@ impl Hosting {
         Ok(campaign)
     }
 
+    /// The ids of the tenant's campaigns.
+    pub fn campaign_ids(&self, tenant: &str) -> Result<Vec<String>, HostingError> {
+        self.tenant_settings(tenant)?;
+        Ok(self.store.campaign_ids(tenant)?)
+    }
+
     /// The campaign's TOML as uploaded.
     pub fn campaign_text(&self, tenant: &str, id: &str) -> Result<String, HostingError> {
         self.store

@@ -75,7 +75,7 @@ pub(super) type StartedSend = (String, Option<std::thread::JoinHandle<()>>);
 
 const PLAN: &str = "send.json";
 const CAMPAIGN: &str = "campaign.toml";
-const JOURNAL: &str = "journal";
+pub(super) const JOURNAL: &str = "journal";
 
 impl Hosting {
     /// Starts sending the tenant's campaign to `profiles` with the versions
@@ -420,6 +420,9 @@ impl Hosting {
             // each send's messages get their own ids.
             renderer = renderer.with_message_key(&record.id);
         }
+        if let Some(links) = self.links_for(tenant)? {
+            renderer = renderer.with_links(links);
+        }
         let active = self.loaded(tenant, &record.rule_version)?;
         let ceiling = self.tenant_ceiling(tenant)?;
         let (limits, _) = resolve_within(&campaign.limits, &ceiling);
@@ -435,8 +438,9 @@ impl Hosting {
             evaluator = evaluator.with_canary(&canary.rule, *percent);
         }
         let canary_name = plan.canary.as_ref().map(|(version, _)| version.as_str());
-        evaluator =
-            evaluator.with_breakers(self.breakers_for(tenant, &record.rule_version, canary_name));
+        evaluator = evaluator
+            .with_breakers(self.breakers_for(tenant, &record.rule_version, canary_name))
+            .with_suppressions(self.suppression_list(tenant)?);
         let transport: Box<dyn Transport> = match self.tenant_settings(tenant)?.relay {
             Some(url) => Box::new(
                 SmtpRelay::new(

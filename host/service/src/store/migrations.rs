@@ -193,6 +193,33 @@ DROP TABLE customer_events;
 ALTER TABLE customer_events_seq RENAME TO customer_events;
 CREATE INDEX customer_events_by_customer ON customer_events (tenant, customer, at);
 "#,
+    // 4: feedback. Each tenant's key for signing links (made from the
+    // operating system's randomness when first needed), and the customers
+    // who unsubscribed.
+    r#"
+CREATE TABLE feedback_keys (
+    tenant  TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    key     BLOB NOT NULL CHECK (length(key) = 32)
+) STRICT;
+
+CREATE TABLE suppressions (
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    customer    TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    campaign    TEXT,
+    message_id  TEXT,
+    PRIMARY KEY (tenant, customer)
+) STRICT;
+
+CREATE TABLE last_diffs (
+    tenant     TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    campaign   TEXT NOT NULL,
+    active     TEXT NOT NULL,
+    candidate  TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    report     TEXT NOT NULL  -- JSON
+) STRICT;
+"#,
 ];
 
 /// The schema version this code creates and understands.
@@ -236,18 +263,18 @@ mod tests {
 
     #[test]
     fn schema_version_is_pinned() {
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
     }
 
     #[test]
     fn opening_twice_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), 4);
         store.create_tenant("acme", &serde_json::json!({})).unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), 4);
         assert!(store.tenant("acme").unwrap().is_some());
     }
 
@@ -265,13 +292,13 @@ mod tests {
                 err,
                 StoreError::SchemaTooNew {
                     found: 7,
-                    supported: 3
+                    supported: 4
                 }
             ),
             "{err:?}"
         );
         assert!(err.to_string().starts_with(
-            "the database schema is version 7 but this build of mailrules only knows up to version 3"
+            "the database schema is version 7 but this build of mailrules only knows up to version 4"
         ));
     }
 
@@ -291,7 +318,7 @@ mod tests {
                  VALUES ('acme', 'welcome', '', 4, '');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), 3);
+        assert_eq!(migrate(&mut conn).unwrap(), 4);
         conn.execute(
             "INSERT INTO customer_events (tenant, id, customer, type, at, body)
              VALUES ('acme', 'e5', 'c', 'site_visit', 0, '{}')",
@@ -331,14 +358,17 @@ mod tests {
                 "customer_events",
                 "deliveries",
                 "events",
+                "feedback_keys",
                 "flow_runs",
                 "flows",
+                "last_diffs",
                 "order_summaries",
                 "profiles",
                 "rule_versions",
                 "segment_members",
                 "sends",
                 "sqlite_sequence",
+                "suppressions",
                 "tenant_rules",
                 "tenants"
             ]

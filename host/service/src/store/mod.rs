@@ -14,6 +14,7 @@
 mod campaigns;
 mod components;
 mod events;
+mod feedback;
 mod flows;
 pub mod migrations;
 mod profiles;
@@ -30,6 +31,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::StoreError;
 
 pub use events::EventRecord;
+pub use feedback::{LastDiff, Suppression};
 pub use flows::{FlowRecord, FlowRun, NewFlowSend, NewRun, RunKey, RunState, RunUpdate};
 pub use profiles::StoredEvents;
 pub use rules::{ActivationRecord, RuleState, RuleVersionRecord};

@@ -257,7 +257,7 @@ impl Store {
     }
 }
 
-fn parse_event(body: &str) -> Result<CustomerEvent, StoreError> {
+pub(super) fn parse_event(body: &str) -> Result<CustomerEvent, StoreError> {
     CustomerEvent::from_json(body.as_bytes())
         .map_err(|e| StoreError::Corrupt(format!("customer_events.body: {e}")))
 }

@@ -103,6 +103,7 @@ impl Hosting {
             .map(|(_, event)| event)
             .collect();
         let stored = self.store.insert_events(tenant, &events)?;
+        self.store.apply_unsubscribes(tenant, &events)?;
         if stored.inserted > 0 {
             self.rfm_changed(tenant);
         }

@@ -1,0 +1,223 @@
+//! The links in sent mail, answered without an API token (the link's
+//! signature is its authority): `POST /u/{token}` unsubscribes in one
+//! click (RFC 8058), `GET /u/{token}` shows a confirmation page with a
+//! button that does the same, `GET /o/{token}` is the open pixel and
+//! `GET /c/{token}` counts a click and redirects to the link's target. A
+//! token that does not verify answers 404 and changes nothing.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiState;
+use crate::hosting::{Followed, HostingError, LinkAction};
+
+/// A 1×1 transparent GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// The body RFC 8058 has a one-click unsubscribe post.
+const ONE_CLICK: &str = "List-Unsubscribe=One-Click";
+
+/// Longest body of an unsubscribe post.
+pub(super) const MAX_UNSUBSCRIBE_BODY: usize = 1024;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn follow(state: &ApiState, token: String, action: LinkAction) -> Result<Followed, Response> {
+    let hosting = state.hosting.clone();
+    match tokio::task::spawn_blocking(move || hosting.follow_link(&token, action, now())).await {
+        Ok(Ok(followed)) => Ok(followed),
+        Ok(Err(HostingError::NotFound { .. })) => Err(page(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This link is not valid. If you copied it from an email, copy the whole link.",
+            None,
+        )),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "following a link failed");
+            Err(page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                "This did not work just now. Please try again in a minute.",
+                None,
+            ))
+        }
+        Err(error) => {
+            tracing::error!(%error, "following a link panicked");
+            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+/// A small HTML page; `form` adds the one-click button posting to it.
+fn page(status: StatusCode, title: &str, text: &str, form: Option<&str>) -> Response {
+    let button = form.map_or(String::new(), |action| {
+        format!(
+            r#"<form method="post" action="{}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>"#,
+            html_escape::encode_double_quoted_attribute(action)
+        )
+    });
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\"><h1>{title}</h1><p>{text}</p>{button}</body></html>\n",
+        title = html_escape::encode_text(title),
+        text = html_escape::encode_text(text),
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The confirmation page of an unsubscribe link (nothing changes until
+/// its button is pressed: mail scanners follow links).
+pub async fn view_unsubscribe(
+    State(state): State<ApiState>,
+    Path(token): Path<String>,
+) -> Response {
+    let action = format!("/u/{token}");
+    match follow(&state, token, LinkAction::ViewUnsubscribe).await {
+        Ok(_) => page(
+            StatusCode::OK,
+            "Unsubscribe",
+            "Press the button to stop receiving these emails.",
+            Some(&action),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// One-click unsubscribe (RFC 8058): the body must be
+/// `List-Unsubscribe=One-Click`.
+pub async fn unsubscribe(
+    State(state): State<ApiState>,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Not understood",
+            "The request is too large.",
+            None,
+        );
+    };
+    let one_click = std::str::from_utf8(&body)
+        .is_ok_and(|text| text.split('&').any(|pair| pair.trim() == ONE_CLICK))
+        || is_multipart_one_click(&body);
+    if !one_click {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not understood",
+            "An unsubscribe needs the body List-Unsubscribe=One-Click.",
+            None,
+        );
+    }
+    match follow(&state, token, LinkAction::Unsubscribe).await {
+        Ok(_) => page(
+            StatusCode::OK,
+            "You are unsubscribed",
+            "You will not receive these emails any more.",
+            None,
+        ),
+        Err(response) => response,
+    }
+}
+
+/// A `multipart/form-data` body with the field `List-Unsubscribe` set to
+/// `One-Click` (RFC 8058 allows either form encoding).
+fn is_multipart_one_click(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    text.split("Content-Disposition:").skip(1).any(|part| {
+        part.contains("name=\"List-Unsubscribe\"")
+            && part
+                .split("\r\n\r\n")
+                .nth(1)
+                .is_some_and(|value| value.trim_start().starts_with("One-Click"))
+    })
+}
+
+/// The open pixel.
+pub async fn open(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+    match follow(&state, token, LinkAction::Open).await {
+        Ok(_) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "image/gif"),
+                (header::CACHE_CONTROL, "no-store, max-age=0"),
+            ],
+            PIXEL,
+        )
+            .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// A click: counted, then redirected (302) to the link's target.
+pub async fn click(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+    match follow(&state, token, LinkAction::Click).await {
+        Ok(Followed::Clicked { target }) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, ascii_url(&target).as_str()),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+        )
+            .into_response(),
+        Ok(_) => StatusCode::NOT_FOUND.into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `url` with every byte outside visible ASCII percent-encoded, as a
+/// `Location` header needs.
+fn ascii_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for byte in url.bytes() {
+        if byte.is_ascii_graphic() {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_is_visible_ascii() {
+        assert_eq!(
+            ascii_url("https://x.example/süß?q=a b"),
+            "https://x.example/s%C3%BC%C3%9F?q=a%20b"
+        );
+    }
+
+    #[test]
+    fn both_form_encodings_of_one_click_are_understood() {
+        let multipart = "--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n";
+        assert!(is_multipart_one_click(multipart.as_bytes()));
+        assert!(!is_multipart_one_click(
+            multipart.replace("One-Click", "Nope").as_bytes()
+        ));
+    }
+}

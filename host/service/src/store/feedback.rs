@@ -1,0 +1,300 @@
+//! Feedback: each tenant's link-signing key, its suppression list, and
+//! the events KPIs are computed from.
+
+use mailrules::feedback::suppressions::SuppressionList;
+use mailrules::feedback::token::FeedbackKey;
+use mailrules::lifecycle::events::{CustomerEvent, EventData};
+use rusqlite::{OptionalExtension, params};
+
+use super::profiles::parse_event;
+use super::{Store, require_tenant};
+use crate::StoreError;
+
+/// One customer on a tenant's suppression list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Suppression {
+    /// The customer id.
+    pub customer: String,
+    /// When they unsubscribed (seconds since the Unix epoch).
+    pub at: i64,
+    /// The campaign they unsubscribed from, if known.
+    pub campaign: Option<String>,
+    /// The message they unsubscribed from, if known.
+    pub message_id: Option<String>,
+}
+
+/// The latest shadow diff of a tenant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct LastDiff {
+    /// The campaign it ran on.
+    pub campaign: String,
+    /// The active version then.
+    pub active: String,
+    /// The candidate version.
+    pub candidate: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The report, as `POST …/diff` answered it.
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}
+
+impl Store {
+    /// Keeps `diff` as the tenant's latest shadow diff.
+    pub fn put_last_diff(&self, tenant: &str, diff: &LastDiff) -> Result<(), StoreError> {
+        let conn = self.conn();
+        require_tenant(&conn, tenant)?;
+        conn.execute(
+            "INSERT INTO last_diffs (tenant, campaign, active, candidate, at, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (tenant) DO UPDATE SET campaign = excluded.campaign,
+                 active = excluded.active, candidate = excluded.candidate,
+                 at = excluded.at, report = excluded.report",
+            params![
+                tenant,
+                diff.campaign,
+                diff.active,
+                diff.candidate,
+                diff.at,
+                diff.report.to_string()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The tenant's latest shadow diff, if it ran one.
+    pub fn last_diff(&self, tenant: &str) -> Result<Option<LastDiff>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT campaign, active, candidate, at, report FROM last_diffs WHERE tenant = ?1",
+                [tenant],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(campaign, active, candidate, at, report)| {
+            Ok(LastDiff {
+                campaign,
+                active,
+                candidate,
+                at,
+                report: super::parse_json("last_diffs", "report", &report)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The tenant's key for signing links, made from the operating
+    /// system's randomness the first time it is asked for. `None` for a
+    /// tenant that does not exist.
+    pub fn feedback_key(&self, tenant: &str) -> Result<Option<FeedbackKey>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let exists = tx
+            .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let stored: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT key FROM feedback_keys WHERE tenant = ?1",
+                [tenant],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let bytes = match stored {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = hex::decode(crate::tokens::random_hex(32)).expect("hex");
+                tx.execute(
+                    "INSERT INTO feedback_keys (tenant, key) VALUES (?1, ?2)",
+                    params![tenant, bytes],
+                )?;
+                bytes
+            }
+        };
+        tx.commit()?;
+        Ok(FeedbackKey::from_slice(&bytes))
+    }
+
+    /// Puts the customers the events unsubscribe on the tenant's
+    /// suppression list, and takes off those a later `subscribed` event
+    /// brings back. Returns how many were added.
+    pub fn apply_unsubscribes(
+        &self,
+        tenant: &str,
+        events: &[CustomerEvent],
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        require_tenant(&tx, tenant)?;
+        let mut added = 0;
+        {
+            // The earliest unsubscribe stays; a resubscription removes only
+            // what came before it.
+            let mut add = tx.prepare(
+                "INSERT INTO suppressions (tenant, customer, at, campaign, message_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, customer) DO UPDATE SET
+                     at = excluded.at, campaign = excluded.campaign,
+                     message_id = excluded.message_id
+                 WHERE excluded.at < suppressions.at",
+            )?;
+            let mut remove = tx.prepare(
+                "DELETE FROM suppressions WHERE tenant = ?1 AND customer = ?2 AND at <= ?3",
+            )?;
+            let mut ordered: Vec<&CustomerEvent> = events.iter().collect();
+            ordered.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+            for event in ordered {
+                match &event.data {
+                    EventData::Unsubscribed(reference) => {
+                        let existed: bool = tx
+                            .query_row(
+                                "SELECT 1 FROM suppressions WHERE tenant = ?1 AND customer = ?2",
+                                [tenant, &event.customer],
+                                |_| Ok(()),
+                            )
+                            .optional()?
+                            .is_some();
+                        add.execute(params![
+                            tenant,
+                            event.customer,
+                            event.at,
+                            reference.campaign,
+                            reference.message_id
+                        ])?;
+                        added += usize::from(!existed);
+                    }
+                    EventData::Subscribed(_) => {
+                        remove.execute(params![tenant, event.customer, event.at])?;
+                    }
+                    EventData::ConsentChanged {
+                        email_marketing: Some(true),
+                        ..
+                    } => {
+                        remove.execute(params![tenant, event.customer, event.at])?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// The tenant's suppression list, as the host checks it.
+    pub fn suppression_list(&self, tenant: &str) -> Result<SuppressionList, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT customer FROM suppressions WHERE tenant = ?1")?;
+        let mut list = SuppressionList::new();
+        for customer in stmt.query_map([tenant], |row| row.get::<_, String>(0))? {
+            list.add_customer(customer?);
+        }
+        Ok(list)
+    }
+
+    /// The tenant's suppressions, newest first, at most `limit`.
+    pub fn suppressions(&self, tenant: &str, limit: usize) -> Result<Vec<Suppression>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT customer, at, campaign, message_id FROM suppressions
+             WHERE tenant = ?1 ORDER BY at DESC, customer LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![tenant, limit as i64], |row| {
+            Ok(Suppression {
+                customer: row.get(0)?,
+                at: row.get(1)?,
+                campaign: row.get(2)?,
+                message_id: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The events KPIs are made of (opens, clicks, unsubscribes, orders)
+    /// at or after `since`, oldest first.
+    pub fn feedback_events(
+        &self,
+        tenant: &str,
+        since: i64,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM customer_events WHERE tenant = ?1 AND at >= ?2
+             AND type IN ('email_opened', 'email_clicked', 'unsubscribed', 'order_placed')
+             ORDER BY at, id",
+        )?;
+        let rows = stmt.query_map(params![tenant, since], |row| row.get::<_, String>(0))?;
+        rows.map(|body| parse_event(&body?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::store_with_tenants;
+
+    fn event(id: &str, customer: &str, at: i64, kind: &str) -> CustomerEvent {
+        let at = mailrules::profile::format_time(at);
+        CustomerEvent::from_json(
+            format!(r#"{{"id":"{id}","customer":"{customer}","at":"{at}","type":"{kind}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_tenant_gets_its_own_lasting_key() {
+        let (_dir, store) = store_with_tenants();
+        let acme = store.feedback_key("acme").unwrap().unwrap();
+        assert_eq!(store.feedback_key("acme").unwrap().unwrap(), acme);
+        assert_ne!(store.feedback_key("globex").unwrap().unwrap(), acme);
+        assert_eq!(store.feedback_key("nobody").unwrap(), None);
+    }
+
+    #[test]
+    fn unsubscribes_suppress_until_a_later_subscription() {
+        let (_dir, store) = store_with_tenants();
+        let added = store
+            .apply_unsubscribes(
+                "acme",
+                &[
+                    event("u1", "c1", 100, "unsubscribed"),
+                    event("u2", "c2", 100, "unsubscribed"),
+                    event("s2", "c2", 200, "subscribed"),
+                    event("u3", "c3", 300, "unsubscribed"),
+                    event("s3", "c3", 250, "subscribed"), // before: stays off
+                    event("x1", "c9", 100, "site_visit"),
+                ],
+            )
+            .unwrap();
+        assert_eq!(added, 3);
+        let listed: Vec<(String, i64)> = store
+            .suppressions("acme", 10)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.customer, s.at))
+            .collect();
+        assert_eq!(listed, [("c3".to_string(), 300), ("c1".to_string(), 100)]);
+        // The same unsubscribe again adds nothing; another tenant sees none.
+        assert_eq!(
+            store
+                .apply_unsubscribes("acme", &[event("u1", "c1", 100, "unsubscribed")])
+                .unwrap(),
+            0
+        );
+        assert!(store.suppressions("globex", 10).unwrap().is_empty());
+        assert_eq!(store.suppression_list("acme").unwrap().len(), 2);
+    }
+}
