@@ -21,5 +21,9 @@ scripts/postfix-loopback.sh
 python3 -c "import dkim" 2>/dev/null || python3 -m pip install --quiet dkimpy
 python3 -c "import nacl" 2>/dev/null || python3 -m pip install --quiet pynacl
 command -v openssl >/dev/null || { apt-get install -y -qq openssl >/dev/null; }
+# The tenant's page is checked in a real browser: Debian's Chromium, headless.
+command -v chromium >/dev/null || {
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+}
 
 cargo test --release --workspace --no-fail-fast "$@"

@@ -12,6 +12,7 @@ use clap::Args;
 use mailrules::campaign::Campaign;
 use mailrules::deliver::{EmlDirTransport, MaildirTransport, SmtpRelay, Transport};
 use mailrules::evaluate::Evaluator;
+use mailrules::feedback::suppressions::SuppressionList;
 use mailrules::journal::{Entry, Fate, JournalWriter, RecipientEntry};
 use mailrules::lifecycle::pacing::{CampaignPacer, Pacer};
 use mailrules::profile_reader::ProfileReader;
@@ -118,6 +119,11 @@ pub struct SendArgs {
     /// Europe/Berlin.
     #[arg(long, value_name = "IANA", default_value = "UTC")]
     timezone: String,
+    /// A suppression list: one customer id or email address a line (`#`
+    /// comments; addresses match without regard to case). Everyone on it
+    /// is suppressed before the rule runs, journal reason `unsubscribed`.
+    #[arg(long, value_name = "FILE")]
+    suppressions: Option<PathBuf>,
     #[command(flatten)]
     send: SendOptions,
     #[command(flatten)]
@@ -181,6 +187,15 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let reader = ProfileReader::open(&args.profiles, None)?;
     let mut evaluator =
         Evaluator::new(&engine, &rule, campaign.clone(), limits, now).with_reuse(args.reuse);
+    if let Some(path) = &args.suppressions {
+        let list = SuppressionList::read(path)?;
+        eprintln!(
+            "mailrules: {} entries on the suppression list {}",
+            list.len(),
+            path.display()
+        );
+        evaluator = evaluator.with_suppressions(Arc::new(list));
+    }
     if args.fallback_only {
         evaluator = evaluator.with_rules_off();
     }

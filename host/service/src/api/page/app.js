@@ -49,22 +49,28 @@ const COLUMNS = [
   ["unsubscribe_rate", "unsubscribe rate", (k) => percent(k.unsubscribe_rate)],
 ];
 
+const FLAGGED = {
+  "open rate": "open_rate", "click rate": "click_rate",
+  "conversion rate": "conversion_rate", "unsubscribe rate": "unsubscribe_rate",
+};
+
 function kpiRow(campaign, group, key, kpis) {
+  const flags = {};
+  for (const flag of kpis.flags) {
+    const name = Object.keys(FLAGGED).find((prefix) => flag.startsWith(prefix));
+    if (name) flags[FLAGGED[name]] = flag;
+  }
   const row = el("tr", null, { "data-group": group, "data-key": key });
   row.appendChild(el("td", key));
   for (const [field, , show] of COLUMNS) {
-    row.appendChild(el("td", show(kpis), {
-      "data-kpi": `${campaign}/${group}/${key}/${field}`,
-    }));
+    const cell = el("td", show(kpis), { "data-kpi": `${campaign}/${group}/${key}/${field}` });
+    if (flags[field]) {
+      cell.className = "off-target";
+      cell.title = flags[field];
+    }
+    row.appendChild(cell);
   }
-  const rows = [row];
-  for (const flag of kpis.flags) {
-    const flagRow = el("tr");
-    flagRow.appendChild(el("td"));
-    flagRow.appendChild(el("td", `⚑ ${flag}`, { class: "flag", colspan: COLUMNS.length }));
-    rows.push(flagRow);
-  }
-  return rows;
+  return [row];
 }
 
 function kpiTable(report) {
@@ -99,20 +105,9 @@ function campaignSection(report) {
   const box = el("article", null, { class: "campaign", "data-campaign": report.campaign });
   box.appendChild(el("h3", report.campaign));
   box.appendChild(el("p", `conversion window ${report.conversion_window}; A/B judged on ${report.ab_metric}`));
-  box.appendChild(kpiTable(report));
-  for (const split of report.splits) {
-    box.appendChild(el("p", `A/B “${split.subject}”: ${split.verdict}`, {
-      class: "verdict", "data-winner": split.winner || "", "data-split": split.subject,
-    }));
-  }
-  if (report.holdout) {
-    const h = report.holdout;
-    box.appendChild(el("p",
-      `Holdout: treated ${h.treated_converted} of ${h.treated} converted (${percent(h.treated_rate)}), ` +
-      `control ${h.control_converted} of ${h.control} (${percent(h.control_rate)}); lift ` +
-      (h.absolute_lift === null ? "–" : `${(h.absolute_lift * 100).toFixed(1)} points`) +
-      (h.test ? ` (p = ${h.test.p_value.toFixed(4)}${h.significant ? ", significant" : ""})` : ""),
-      { class: "holdout", "data-treated": h.treated, "data-control": h.control }));
+  if (report.total.recipients === 0) {
+    box.appendChild(el("p", "No sends of this campaign yet.", { class: "empty" }));
+    return box;
   }
   const charts = el("div", null, { class: "charts" });
   const rateBars = (entries, rate) => entries.map(({ key, kpis }) => ({
@@ -129,6 +124,23 @@ function campaignSection(report) {
     report.delivered_per_day.map((d) => ({ label: d.day, value: d.delivered, text: String(d.delivered) })),
     { color: "#00a32a" }));
   box.appendChild(charts);
+  box.appendChild(el("p", "Red: outside the usual targets (open rate 20–30%, CTR 2–5%, conversion 1–3%, " +
+    "unsubscribes under 1%); hover for the target.", { class: "legend" }));
+  box.appendChild(kpiTable(report));
+  for (const split of report.splits) {
+    box.appendChild(el("p", `A/B “${split.subject}”: ${split.verdict}`, {
+      class: "verdict", "data-winner": split.winner || "", "data-split": split.subject,
+    }));
+  }
+  if (report.holdout) {
+    const h = report.holdout;
+    box.appendChild(el("p",
+      `Holdout: treated ${h.treated_converted} of ${h.treated} converted (${percent(h.treated_rate)}), ` +
+      `control ${h.control_converted} of ${h.control} (${percent(h.control_rate)}); lift ` +
+      (h.absolute_lift === null ? "–" : `${(h.absolute_lift * 100).toFixed(1)} points`) +
+      (h.test ? ` (p = ${h.test.p_value.toFixed(4)}${h.significant ? ", significant" : ""})` : ""),
+      { class: "holdout", "data-treated": h.treated, "data-control": h.control }));
+  }
   return box;
 }
 
