@@ -11,12 +11,13 @@ use clap::{Parser, ValueEnum};
 use mailrules_bench::fixture::Fixture;
 use mailrules_bench::report::{Table, write_between_markers};
 use mailrules_bench::sections::{
-    delivery, evaluation, isolation, lifecycle, load, noisy_neighbour, scaling,
+    delivery, evaluation, feedback, isolation, lifecycle, load, noisy_neighbour, scaling,
 };
 
 /// Benchmarks of mailrules: rule evaluation against native code and script
 /// peers, isolation and load costs, scaling, delivery end to end, a noisy
-/// neighbour, and lifecycle (event ingestion, profile derivation).
+/// neighbour, lifecycle (event ingestion, profile derivation), and feedback
+/// (signed links in messages, link tokens, KPIs).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -67,6 +68,8 @@ enum Section {
     NoisyNeighbour,
     /// 7–8. Event ingestion, and derived against pre-computed profiles.
     Lifecycle,
+    /// 9–10. Feedback links in messages, link tokens, KPIs.
+    Feedback,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -111,6 +114,11 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted(Section::Lifecycle) {
         for table in lifecycle::run(fixture.now, args.rounds)? {
+            show(table, &mut tables);
+        }
+    }
+    if wanted(Section::Feedback) {
+        for table in feedback::run(&fixture, args.rounds)? {
             show(table, &mut tables);
         }
     }

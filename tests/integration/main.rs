@@ -11,6 +11,7 @@ mod diff;
 mod evaluation_bounds;
 mod fair_share;
 mod faults;
+mod feedback_batch;
 mod harness;
 mod header_safety;
 mod journal;

@@ -2,6 +2,7 @@
 
 pub mod delivery;
 pub mod evaluation;
+pub mod feedback;
 pub mod isolation;
 pub mod lifecycle;
 pub mod load;

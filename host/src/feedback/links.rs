@@ -8,11 +8,20 @@
 //! (the unsubscribe link) and other schemes (`mailto:`, `tel:`, anchors)
 //! are left alone.
 
-use lol_html::html_content::ContentType;
-use lol_html::{RewriteStrSettings, element, end, rewrite_str};
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use lol_html::html_content::{ContentType, Element};
+use lol_html::{ElementContentHandlers, RewriteStrSettings, Selector, end, rewrite_str};
 
 use super::token::{FeedbackKey, LinkClaims, LinkKind};
 use crate::lifecycle::events::MAX_URL_BYTES;
+
+/// The elements rewritten, parsed once (parsing a selector costs more than
+/// rewriting a message).
+static LINKS: LazyLock<Selector> =
+    LazyLock::new(|| "a[href], area[href]".parse().expect("a valid selector"));
+static BODY: LazyLock<Selector> = LazyLock::new(|| "body".parse().expect("a valid selector"));
 
 /// Makes signed feedback links for one tenant's messages.
 #[derive(Debug, Clone)]
@@ -103,21 +112,27 @@ impl SignedLinks {
         let placed = std::cell::Cell::new(false);
         let settings = RewriteStrSettings {
             element_content_handlers: vec![
-                element!("a[href], area[href]", |el| {
-                    let raw = el.get_attribute("href").unwrap_or_default();
-                    let target = html_escape::decode_html_entities(raw.trim()).into_owned();
-                    if self.trackable(&target) {
-                        el.set_attribute("href", &self.click(subject, &target))?;
-                    }
-                    Ok(())
-                }),
-                element!("body", |el| {
-                    if !placed.get() {
-                        el.append(&pixel, ContentType::Html);
-                        placed.set(true);
-                    }
-                    Ok(())
-                }),
+                (
+                    Cow::Borrowed(&*LINKS),
+                    ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
+                        let raw = el.get_attribute("href").unwrap_or_default();
+                        let target = html_escape::decode_html_entities(raw.trim()).into_owned();
+                        if self.trackable(&target) {
+                            el.set_attribute("href", &self.click(subject, &target))?;
+                        }
+                        Ok(())
+                    }),
+                ),
+                (
+                    Cow::Borrowed(&*BODY),
+                    ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
+                        if !placed.get() {
+                            el.append(&pixel, ContentType::Html);
+                            placed.set(true);
+                        }
+                        Ok(())
+                    }),
+                ),
             ],
             document_content_handlers: vec![end!(|end| {
                 if !placed.get() {

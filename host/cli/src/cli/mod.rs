@@ -46,8 +46,9 @@ enum Command {
     /// Show one recipient's decision, its reasons and the rendered message.
     Preview(preview::PreviewArgs),
     /// Deliver the campaign (SMTP relay, Maildir or .eml files), resumable.
-    Send(send::SendArgs),
-    /// Totals of a campaign journal by fate, status, segment and variant.
+    Send(Box<send::SendArgs>),
+    /// Totals of a campaign journal by fate, status, segment and variant;
+    /// with --kpis, opens, clicks, conversions and A/B verdicts.
     Report(report::ReportArgs),
     /// Journal maintenance: `repair` a damaged journal.
     Journal(journal::JournalArgs),
@@ -64,7 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Preview(args) => preview::run(args),
-        Command::Send(args) => send::run(args),
+        Command::Send(args) => send::run(*args),
         Command::Report(args) => report::run(args),
         Command::Journal(args) => journal::run(args),
         Command::Serve(args) => serve::run(args),
