@@ -739,6 +739,8 @@ fn page_shows_the_same_numbers(
     kpis: &Value,
     segments: &BTreeSet<String>,
 ) {
+    let (status, location, _) = follow(&server.base, "GET", &format!("{PUBLIC}/ui"), None);
+    assert_eq!((status, location.as_str()), (308, "/ui/"));
     let artifacts = mailrules_integration::root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let url = format!("{}/ui/#tenant={TENANT}&token={token}", server.base);

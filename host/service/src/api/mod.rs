@@ -134,6 +134,10 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         )
         .route("/o/{token}", get(links::open))
         .route("/c/{token}", get(links::click))
+        .route(
+            "/ui",
+            get(|| async { axum::response::Redirect::permanent("/ui/") }),
+        )
         .route("/ui/", get(page::index))
         .route("/ui/page.css", get(page::stylesheet))
         .route("/ui/charts.js", get(page::charts))
