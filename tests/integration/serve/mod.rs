@@ -3,6 +3,7 @@
 
 mod api_bounds;
 mod feedback;
+mod feedback_bounds;
 mod isolation;
 mod lifecycle;
 mod lifecycle_bounds;

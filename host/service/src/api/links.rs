@@ -7,7 +7,8 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -31,16 +32,36 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The token in a link's path. A path that holds none (not UTF-8 once
+/// percent-decoded) is a link that is not valid, like any other.
+pub struct LinkToken(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for LinkToken {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(token)| LinkToken(token))
+            .map_err(|_| not_valid())
+    }
+}
+
+/// The answer to a link that is not valid.
+fn not_valid() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "Link not valid",
+        "This link is not valid. If you copied it from an email, copy the whole link.",
+        None,
+    )
+}
+
 async fn follow(state: &ApiState, token: String, action: LinkAction) -> Result<Followed, Response> {
     let hosting = state.hosting.clone();
     match tokio::task::spawn_blocking(move || hosting.follow_link(&token, action, now())).await {
         Ok(Ok(followed)) => Ok(followed),
-        Ok(Err(HostingError::NotFound { .. })) => Err(page(
-            StatusCode::NOT_FOUND,
-            "Link not valid",
-            "This link is not valid. If you copied it from an email, copy the whole link.",
-            None,
-        )),
+        Ok(Err(HostingError::NotFound { .. })) => Err(not_valid()),
         Ok(Err(error)) => {
             tracing::error!(%error, "following a link failed");
             Err(page(
@@ -87,7 +108,7 @@ fn page(status: StatusCode, title: &str, text: &str, form: Option<&str>) -> Resp
 /// its button is pressed: mail scanners follow links).
 pub async fn view_unsubscribe(
     State(state): State<ApiState>,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
 ) -> Response {
     let action = format!("/u/{token}");
     match follow(&state, token, LinkAction::ViewUnsubscribe).await {
@@ -105,7 +126,7 @@ pub async fn view_unsubscribe(
 /// `List-Unsubscribe=One-Click`.
 pub async fn unsubscribe(
     State(state): State<ApiState>,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Ok(body) = body else {
@@ -139,22 +160,35 @@ pub async fn unsubscribe(
 }
 
 /// A `multipart/form-data` body with the field `List-Unsubscribe` set to
-/// `One-Click` (RFC 8058 allows either form encoding).
+/// `One-Click` (RFC 8058 allows either form encoding): a part whose
+/// `Content-Disposition` has the parameter `name` (not `filename`, not a
+/// longer name) `List-Unsubscribe`, and whose value is `One-Click` and
+/// nothing more.
 fn is_multipart_one_click(body: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(body) else {
         return false;
     };
-    text.split("Content-Disposition:").skip(1).any(|part| {
-        part.contains("name=\"List-Unsubscribe\"")
-            && part
-                .split("\r\n\r\n")
-                .nth(1)
-                .is_some_and(|value| value.trim_start().starts_with("One-Click"))
+    // Header names are case-insensitive; ASCII lower-casing keeps every
+    // byte offset.
+    let lower = text.to_ascii_lowercase();
+    lower.match_indices("content-disposition:").any(|(at, _)| {
+        let Some((headers, rest)) = text[at..].split_once("\r\n\r\n") else {
+            return false;
+        };
+        let disposition = headers.lines().next().unwrap_or_default();
+        let named = disposition.split(';').skip(1).any(|parameter| {
+            parameter.split_once('=').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("name")
+                    && value.trim().trim_matches('"') == "List-Unsubscribe"
+            })
+        });
+        let value = rest.split("\r\n").next().unwrap_or_default();
+        named && value.trim() == "One-Click"
     })
 }
 
 /// The open pixel.
-pub async fn open(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+pub async fn open(State(state): State<ApiState>, LinkToken(token): LinkToken) -> Response {
     match follow(&state, token, LinkAction::Open).await {
         Ok(_) => (
             StatusCode::OK,
@@ -170,7 +204,7 @@ pub async fn open(State(state): State<ApiState>, Path(token): Path<String>) -> R
 }
 
 /// A click: counted, then redirected (302) to the link's target.
-pub async fn click(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+pub async fn click(State(state): State<ApiState>, LinkToken(token): LinkToken) -> Response {
     match follow(&state, token, LinkAction::Click).await {
         Ok(Followed::Clicked { target }) => (
             StatusCode::FOUND,
@@ -216,8 +250,20 @@ mod tests {
     fn both_form_encodings_of_one_click_are_understood() {
         let multipart = "--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n";
         assert!(is_multipart_one_click(multipart.as_bytes()));
-        assert!(!is_multipart_one_click(
-            multipart.replace("One-Click", "Nope").as_bytes()
+        assert!(is_multipart_one_click(
+            multipart
+                .replace("Content-Disposition", "content-disposition")
+                .as_bytes()
         ));
+        for (from, to) in [
+            ("One-Click", "Nope"),
+            ("One-Click", "One-Click-No"),
+            ("One-Click", "One-Clicked"),
+            ("name=", "filename="),
+            ("\"List-Unsubscribe\"", "\"List-Unsubscribe-Later\""),
+        ] {
+            let near_miss = multipart.replace(from, to);
+            assert!(!is_multipart_one_click(near_miss.as_bytes()), "{near_miss}");
+        }
     }
 }

@@ -123,8 +123,9 @@ impl Hosting {
                 Ok(Followed::Opened)
             }
             LinkAction::Click => {
+                // A click without a target goes nowhere and counts nothing.
+                let target = claims.target.clone().ok_or_else(invalid)?;
                 self.record_link_event(&claims, now, EventData::EmailClicked(reference))?;
-                let target = claims.target.ok_or_else(invalid)?;
                 Ok(Followed::Clicked { target })
             }
             LinkAction::ViewUnsubscribe => Ok(Followed::UnsubscribePage {
@@ -138,9 +139,13 @@ impl Hosting {
                     at: now,
                     data: EventData::Unsubscribed(reference),
                 };
+                // The suppression holds whatever the customer id; the event
+                // only when the event log can read it back.
                 self.store
                     .apply_unsubscribes(&tenant, std::slice::from_ref(&event))?;
-                self.store.insert_events(&tenant, &[event])?;
+                if let Some(event) = storable(event) {
+                    self.store.insert_events(&tenant, &[event])?;
+                }
                 self.count_link(&tenant, "unsubscribe");
                 Ok(Followed::Unsubscribed {
                     campaign: claims.campaign,
@@ -166,8 +171,10 @@ impl Hosting {
             at: now,
             data,
         };
-        self.store.insert_events(&claims.tenant, &[event])?;
-        self.count_link(&claims.tenant, kind);
+        if let Some(event) = storable(event) {
+            self.store.insert_events(&claims.tenant, &[event])?;
+            self.count_link(&claims.tenant, kind);
+        }
         Ok(())
     }
 
@@ -209,6 +216,21 @@ impl Hosting {
         let since = recipients.iter().map(|r| r.sent_at).min().unwrap_or(0);
         let events = self.store.feedback_events(tenant, since)?;
         Ok(kpis::compute(&campaign, &recipients, &events))
+    }
+}
+
+/// `event`, if the event log will read it back. A profile id may be longer
+/// than an event's customer id may be, or hold a control character; such
+/// an event, once stored, would make every later read of the tenant's
+/// events fail (its KPIs would answer 500 from then on), so it is left
+/// out (logged).
+fn storable(event: CustomerEvent) -> Option<CustomerEvent> {
+    match CustomerEvent::from_json(event.to_json().as_bytes()) {
+        Ok(_) => Some(event),
+        Err(reason) => {
+            tracing::warn!(%reason, kind = event.kind().as_str(), "a link's event is not recorded");
+            None
+        }
     }
 }
 
