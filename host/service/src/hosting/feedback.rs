@@ -100,7 +100,7 @@ impl Hosting {
         let unverified = UnverifiedToken::parse(token).map_err(|_| invalid())?;
         let key = self
             .store
-            .feedback_key(unverified.tenant())?
+            .existing_feedback_key(unverified.tenant())?
             .ok_or_else(invalid)?;
         let claims = unverified.verify(&key).map_err(|_| invalid())?;
         let expected = match action {

@@ -127,6 +127,21 @@ impl Store {
         Ok(FeedbackKey::from_slice(&bytes))
     }
 
+    /// The tenant's key for signing links if it has one: a tenant without
+    /// one has never had a link signed, so nothing can verify. Reads only
+    /// (a request with a forged token writes nothing).
+    pub fn existing_feedback_key(&self, tenant: &str) -> Result<Option<FeedbackKey>, StoreError> {
+        let conn = self.conn();
+        let stored: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT key FROM feedback_keys WHERE tenant = ?1",
+                [tenant],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(stored.and_then(|bytes| FeedbackKey::from_slice(&bytes)))
+    }
+
     /// Puts the customers the events unsubscribe on the tenant's
     /// suppression list, and takes off those a later `subscribed` event
     /// brings back. Returns how many were added.
@@ -261,6 +276,10 @@ mod tests {
         assert_eq!(store.feedback_key("acme").unwrap().unwrap(), acme);
         assert_ne!(store.feedback_key("globex").unwrap().unwrap(), acme);
         assert_eq!(store.feedback_key("nobody").unwrap(), None);
+        assert_eq!(store.existing_feedback_key("acme").unwrap(), Some(acme));
+        let (_dir, fresh) = store_with_tenants();
+        assert_eq!(fresh.existing_feedback_key("acme").unwrap(), None);
+        assert_eq!(fresh.existing_feedback_key("acme").unwrap(), None);
     }
 
     #[test]
