@@ -13,7 +13,7 @@ use std::process::Command;
 use mailrules_integration::generator::Rng;
 use serde_json::Value;
 
-use super::Server;
+use super::{Server, send_and_wait, unix_now};
 
 const TENANT: &str = "acme";
 const CAMPAIGN: &str = "feedback-ab";
@@ -22,13 +22,6 @@ const PUBLIC: &str = "https://mail.example.test";
 const LINK: &str = "https://northwind.example/picks?c=";
 const DAY: i64 = 86_400;
 const WINDOW: i64 = 5 * DAY;
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -91,20 +84,6 @@ fn eval(server: &Server, token: &str, id: &str, body: &[u8]) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
-}
-
-fn send(server: &Server, token: &str, id: &str, body: &[u8]) -> Value {
-    let started = server.call(
-        "POST",
-        &format!("/v1/tenants/{TENANT}/campaigns/{id}/sends"),
-        Some(token),
-        Some(("application/x-ndjson", body.to_vec())),
-    );
-    assert_eq!(started.status, 202, "{}", started.text());
-    let send_id = started.json()["id"].as_str().unwrap().to_string();
-    let send = super::walkthrough::wait_for_send(server, TENANT, token, &send_id);
-    assert_eq!(send["state"], "done", "{send}");
-    send
 }
 
 /// A delivered message as the recipient's mailbox has it.
@@ -336,7 +315,7 @@ fn opens_clicks_orders_and_unsubscribes_add_up_to_the_kpis_the_service_and_its_p
         .collect();
     assert_eq!(fates.len(), 600);
 
-    let report = send(&server, &token, CAMPAIGN, &body);
+    let report = send_and_wait(&server, TENANT, &token, CAMPAIGN, &body);
     let maildir = data.path().join(format!("tenants/{TENANT}/maildir"));
     let mails = read_mails(&maildir, &BTreeSet::new());
     assert_eq!(
@@ -708,7 +687,7 @@ fn opens_clicks_orders_and_unsubscribes_add_up_to_the_kpis_the_service_and_its_p
     let seen: BTreeSet<String> = mails.iter().map(|(name, _)| name.clone()).collect();
     let put = server.put_campaign(TENANT, &token, NEXT, &campaign(NEXT, sent_at, ""));
     assert_eq!(put.status, 200, "{}", put.text());
-    let next = send(&server, &token, NEXT, &body);
+    let next = send_and_wait(&server, TENANT, &token, NEXT, &body);
     assert_eq!(
         next["report"]["reasons"]["suppressed: unsubscribed"].as_u64(),
         Some(unsubscribed.len() as u64),

@@ -16,7 +16,7 @@ use mailrules::feedback::token::{FeedbackKey, LinkClaims, LinkKind};
 use mailrules_integration::mailrules_bin;
 use serde_json::{Value, json};
 
-use super::{OPERATOR, Server};
+use super::{OPERATOR, Server, send_and_wait, unix_now};
 
 const PUBLIC: &str = "https://links.example.test";
 const CAMPAIGN: &str = "bounds";
@@ -36,13 +36,6 @@ const PIXEL: &[u8] = &[
 const MAX_UNSUBSCRIBE_BODY: usize = 1024;
 /// `page.rs`'s Content-Security-Policy.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// The example campaign as [`CAMPAIGN`], sent now, with [`SHOP`] and
 /// [`SWEET`] in its HTML.
@@ -122,7 +115,7 @@ fn sent_tenant_with(server: &Server, data: &Path, tenant: &str, seed: u64, ids: 
         .collect::<Vec<_>>()
         .join("\n")
         .into_bytes();
-    let send = send(server, tenant, &token, CAMPAIGN, &body);
+    let send = send_and_wait(server, tenant, &token, CAMPAIGN, &body);
     let mails = read_mails(&data.join(format!("tenants/{tenant}/maildir/new")), &id_of);
     assert_eq!(
         send["report"]["fates"]["delivered"].as_u64().unwrap(),
@@ -135,21 +128,6 @@ fn sent_tenant_with(server: &Server, data: &Path, tenant: &str, seed: u64, ids: 
         mails,
         profiles: body,
     }
-}
-
-/// Sends `campaign` to `profiles` and waits for it; the finished send.
-fn send(server: &Server, tenant: &str, token: &str, campaign: &str, profiles: &[u8]) -> Value {
-    let started = server.call(
-        "POST",
-        &format!("/v1/tenants/{tenant}/campaigns/{campaign}/sends"),
-        Some(token),
-        Some(("application/x-ndjson", profiles.to_vec())),
-    );
-    assert_eq!(started.status, 202, "{}", started.text());
-    let send_id = started.json()["id"].as_str().unwrap().to_string();
-    let send = super::walkthrough::wait_for_send(server, tenant, token, &send_id);
-    assert_eq!(send["state"], "done", "{send}");
-    send
 }
 
 /// The messages in `dir`, with their customer ids from `id_of` (by
@@ -1032,7 +1010,7 @@ fn recipients_whose_ids_no_event_may_carry_still_unsubscribe_and_the_kpis_stay_r
         .replace(&format!(r#"id = "{CAMPAIGN}""#), r#"id = "bounds-next""#);
     let put = server.put_campaign("acme", &sent.token, "bounds-next", &next);
     assert_eq!(put.status, 200, "{}", put.text());
-    let next = send(&server, "acme", &sent.token, "bounds-next", &sent.profiles);
+    let next = send_and_wait(&server, "acme", &sent.token, "bounds-next", &sent.profiles);
     assert_eq!(
         next["report"]["reasons"]["suppressed: unsubscribed"].as_u64(),
         Some(2),

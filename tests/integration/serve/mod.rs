@@ -256,6 +256,36 @@ pub fn call(
     }
 }
 
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// Sends `campaign` of `tenant` to `profiles` (JSON Lines) and waits until
+/// the send is done; the finished send.
+pub fn send_and_wait(
+    server: &Server,
+    tenant: &str,
+    token: &str,
+    campaign: &str,
+    profiles: &[u8],
+) -> serde_json::Value {
+    let started = server.call(
+        "POST",
+        &format!("/v1/tenants/{tenant}/campaigns/{campaign}/sends"),
+        Some(token),
+        Some(("application/x-ndjson", profiles.to_vec())),
+    );
+    assert_eq!(started.status, 202, "{}", started.text());
+    let send_id = started.json()["id"].as_str().expect("an id").to_string();
+    let send = walkthrough::wait_for_send(server, tenant, token, &send_id);
+    assert_eq!(send["state"], "done", "{send}");
+    send
+}
+
 /// The example campaign's TOML.
 pub fn example_campaign() -> String {
     std::fs::read_to_string(mailrules_integration::root().join("examples/campaign.toml")).unwrap()
