@@ -177,6 +177,7 @@ mod tests {
             scheduled_at: None,
             schedule: None,
             ab_split: None,
+            tracked: None,
         })
     }
 

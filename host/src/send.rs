@@ -140,6 +140,7 @@ fn entry(
         scheduled_at: None,
         schedule: None,
         ab_split: outcome.ab.as_ref().map(|ab| ab.split.clone()),
+        tracked: None,
     })
 }
 
@@ -344,7 +345,11 @@ fn deliver_one(
     } else {
         Vec::new()
     };
-    records.push((fate, due_entry(outcome, fate, id, Some(reply), due)));
+    let mut record = due_entry(outcome, fate, id, Some(reply), due);
+    if let Entry::Recipient(recipient) = &mut record {
+        recipient.tracked = Some(message.tracked);
+    }
+    records.push((fate, record));
     records
 }
 

@@ -129,6 +129,7 @@ pub fn run(fixture: &Fixture, rounds: usize) -> anyhow::Result<Vec<Table>> {
             subject: Some(["a", "b"][i % 2].to_string()),
             preheader: Some("p".into()),
             ab_split: Some("a".into()),
+            tracked: true,
             sent_at: now,
         })
         .collect();

@@ -122,9 +122,14 @@ pub fn check_public_url(url: &str) -> Result<String, String> {
             url.len()
         ));
     }
-    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+    // Letters, digits and the URL punctuation that needs no quoting in an
+    // HTML attribute or a header: nothing that could end either.
+    if !url
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/%@!$&()*+,;=[]".contains(&b))
+    {
         return Err(format!(
-            "public URL `{}` must be visible ASCII",
+            "public URL `{}` may hold only letters, digits and -._~:/%@!$&()*+,;=[]",
             url.escape_debug()
         ));
     }
@@ -154,6 +159,9 @@ mod tests {
             "http://127.0.0.1:8080/m"
         );
         for bad in [
+            "https://x/\"><script>",
+            "https://x/'",
+            "https://x/<",
             "mail.example.com",
             "ftp://x",
             "https://",

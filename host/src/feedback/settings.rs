@@ -116,7 +116,9 @@ pub struct FeedbackSettings {
     pub conversion_window: ConversionWindow,
     /// The metric A/B splits are judged on.
     pub ab_metric: AbMetric,
-    /// Delivered messages every arm needs before a winner is called.
+    /// Delivered messages every arm needs before a winner is called (at
+    /// least 1).
+    #[serde(deserialize_with = "at_least_one")]
     pub ab_min_sample: u64,
     /// The confidence a winner needs (0.5 to 0.999).
     pub ab_confidence: Confidence,
@@ -131,4 +133,12 @@ impl Default for FeedbackSettings {
             ab_confidence: Confidence(9_500),
         }
     }
+}
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let value = u64::deserialize(deserializer)?;
+    if value == 0 {
+        return Err(serde::de::Error::custom("ab_min_sample must be at least 1"));
+    }
+    Ok(value)
 }

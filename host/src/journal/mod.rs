@@ -146,6 +146,11 @@ pub struct RecipientEntry {
     /// did. Absent in journals written before splits were recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ab_split: Option<String>,
+    /// Whether the message carried the open pixel and click redirects (the
+    /// service's links, for a recipient with tracking consent). Absent
+    /// when no message was rendered, and in journals written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracked: Option<bool>,
 }
 
 /// The journal cannot be used.

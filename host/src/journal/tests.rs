@@ -20,6 +20,7 @@ fn recipient(id: &str, fate: Fate) -> Entry {
         scheduled_at: None,
         schedule: None,
         ab_split: None,
+        tracked: None,
     })
 }
 

@@ -129,6 +129,8 @@ pub struct RenderedMessage {
     pub subject: String,
     /// The whole message, CRLF line endings.
     pub bytes: Vec<u8>,
+    /// Whether the HTML part carries the open pixel and click redirects.
+    pub tracked: bool,
 }
 
 /// Where a template's text is in the campaign file.
@@ -331,7 +333,8 @@ impl Renderer {
     }
 
     /// Puts the service's signed links in every message: its one-click
-    /// unsubscribe URL instead of the campaign's `unsubscribe_url`, and,
+    /// unsubscribe URL instead of the campaign's `unsubscribe_url` (and no
+    /// `unsubscribe_mailto`), and,
     /// for recipients who agreed to tracking (`consent.tracking`), click
     /// redirects on the HTML part's links and an open pixel. Without
     /// tracking consent a message carries neither.
@@ -459,15 +462,19 @@ impl Renderer {
         let values = minijinja::Value::from_serialize(&fields);
         check_merge_fields(&values)?;
         let mut html = with_hidden_preheader(&self.render(LAYOUT_HTML, &values)?, &preheader);
+        let mut tracked = false;
         if let Some(links) = self.links.as_ref().filter(|_| profile.consent.tracking) {
             // HTML the rewriter cannot follow goes out untracked.
-            if let Ok(tracked) = links.track_html(&html, link_subject) {
-                html = tracked;
+            if let Ok(rewritten) = links.track_html(&html, link_subject) {
+                html = rewritten;
+                tracked = true;
             }
         }
 
         let mut unsubscribe = format!("<{unsubscribe_url}>");
-        if self.settings.unsubscribe_mailto.is_some() {
+        // With the service's one-click link the mailto is dropped: nobody
+        // reads that mailbox for the service.
+        if self.settings.unsubscribe_mailto.is_some() && self.links.is_none() {
             let mailto = header_text(&self.render(UNSUBSCRIBE_MAILTO, &values)?, 300);
             unsubscribe.push_str(&format!(", <mailto:{mailto}>"));
         }
@@ -515,6 +522,7 @@ impl Renderer {
             envelope_to: to_address.to_string(),
             subject,
             bytes: message.formatted(),
+            tracked,
         })
     }
 }

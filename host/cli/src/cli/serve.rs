@@ -127,6 +127,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(mailrules_service::config::check_public_url)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    if let Some(url) = config
+        .public_url
+        .as_deref()
+        .filter(|u| u.starts_with("http://"))
+    {
+        eprintln!(
+            "mailrules: warning: --public-url {url} is not https: mailbox providers act on \
+             one-click unsubscribe links only over https"
+        );
+    }
     mailrules_service::server::serve(config, args.listen, &token, |address| {
         use std::io::Write;
         let mut stdout = std::io::stdout();

@@ -9,8 +9,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mailrules::feedback::token::LinkKind;
 
 use super::ApiState;
 use crate::hosting::{Followed, HostingError, LinkAction};
@@ -79,12 +80,11 @@ async fn follow(state: &ApiState, token: String, action: LinkAction) -> Result<F
 }
 
 /// A small HTML page; `form` adds the one-click button posting to it.
-fn page(status: StatusCode, title: &str, text: &str, form: Option<&str>) -> Response {
-    let button = form.map_or(String::new(), |action| {
-        format!(
-            r#"<form method="post" action="{}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>"#,
-            html_escape::encode_double_quoted_attribute(action)
-        )
+fn page(status: StatusCode, title: &str, text: &str, form: Option<()>) -> Response {
+    // Without an action the form posts to the page's own URL, wherever the
+    // service is mounted.
+    let button = form.map_or(String::new(), |()| {
+        r#"<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>"#.to_string()
     });
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{title}</title></head>\
@@ -110,13 +110,12 @@ pub async fn view_unsubscribe(
     State(state): State<ApiState>,
     LinkToken(token): LinkToken,
 ) -> Response {
-    let action = format!("/u/{token}");
     match follow(&state, token, LinkAction::ViewUnsubscribe).await {
         Ok(_) => page(
             StatusCode::OK,
             "Unsubscribe",
             "Press the button to stop receiving these emails.",
-            Some(&action),
+            Some(()),
         ),
         Err(response) => response,
     }
@@ -187,9 +186,17 @@ fn is_multipart_one_click(body: &[u8]) -> bool {
     })
 }
 
-/// The open pixel.
-pub async fn open(State(state): State<ApiState>, LinkToken(token): LinkToken) -> Response {
-    match follow(&state, token, LinkAction::Open).await {
+/// The open pixel (`HEAD` checks the link and records nothing).
+pub async fn open(
+    State(state): State<ApiState>,
+    method: Method,
+    LinkToken(token): LinkToken,
+) -> Response {
+    let action = match method {
+        Method::HEAD => LinkAction::Check(LinkKind::Open),
+        _ => LinkAction::Open,
+    };
+    match follow(&state, token, action).await {
         Ok(_) => (
             StatusCode::OK,
             [
@@ -203,9 +210,18 @@ pub async fn open(State(state): State<ApiState>, LinkToken(token): LinkToken) ->
     }
 }
 
-/// A click: counted, then redirected (302) to the link's target.
-pub async fn click(State(state): State<ApiState>, LinkToken(token): LinkToken) -> Response {
-    match follow(&state, token, LinkAction::Click).await {
+/// A click: counted, then redirected (302) to the link's target (`HEAD`
+/// answers the same and records nothing).
+pub async fn click(
+    State(state): State<ApiState>,
+    method: Method,
+    LinkToken(token): LinkToken,
+) -> Response {
+    let action = match method {
+        Method::HEAD => LinkAction::Check(LinkKind::Click),
+        _ => LinkAction::Click,
+    };
+    match follow(&state, token, action).await {
         Ok(Followed::Clicked { target }) => (
             StatusCode::FOUND,
             [

@@ -136,7 +136,7 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         .route("/c/{token}", get(links::click))
         .route(
             "/ui",
-            get(|| async { axum::response::Redirect::permanent("/ui/") }),
+            get(|| async { axum::response::Redirect::permanent("ui/") }),
         )
         .route("/ui/", get(page::index))
         .route("/ui/page.css", get(page::stylesheet))

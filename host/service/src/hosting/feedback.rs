@@ -46,6 +46,10 @@ pub enum LinkAction {
     Open,
     /// `GET /c/{token}`.
     Click,
+    /// `HEAD /o/{token}` or `HEAD /c/{token}` (a link of this kind): the
+    /// token is checked, nothing is recorded (link scanners ask before
+    /// they fetch).
+    Check(LinkKind),
     /// `GET /u/{token}`: show the confirmation page.
     ViewUnsubscribe,
     /// `POST /u/{token}` with `List-Unsubscribe=One-Click` (RFC 8058).
@@ -106,6 +110,7 @@ impl Hosting {
         let expected = match action {
             LinkAction::Open => LinkKind::Open,
             LinkAction::Click => LinkKind::Click,
+            LinkAction::Check(kind) => kind,
             LinkAction::ViewUnsubscribe | LinkAction::Unsubscribe => LinkKind::Unsubscribe,
         };
         if claims.kind != expected {
@@ -118,6 +123,10 @@ impl Hosting {
             url: claims.target.clone(),
         };
         match action {
+            LinkAction::Check(_) => Ok(match claims.target {
+                Some(target) if claims.kind == LinkKind::Click => Followed::Clicked { target },
+                _ => Followed::Opened,
+            }),
             LinkAction::Open => {
                 self.record_link_event(&claims, now, EventData::EmailOpened(reference))?;
                 Ok(Followed::Opened)
@@ -133,8 +142,13 @@ impl Hosting {
             }),
             LinkAction::Unsubscribe => {
                 let event = CustomerEvent {
-                    // One unsubscribe per message, however often it is posted.
-                    id: format!("unsubscribe-{}", short_hash(&claims.message_id)),
+                    // One unsubscribe event per message and minute, however
+                    // often it is posted.
+                    id: format!(
+                        "unsubscribe-{}-{}",
+                        short_hash(&claims.message_id),
+                        now.div_euclid(60)
+                    ),
                     customer: claims.customer.clone(),
                     at: now,
                     data: EventData::Unsubscribed(reference),
@@ -165,8 +179,16 @@ impl Hosting {
         } else {
             "click"
         };
+        // At most one event per message, link and minute: a client that
+        // loads the pixel or follows the link again and again adds nothing
+        // to the store (and counts once in the total).
+        let link = format!(
+            "{}\0{}",
+            claims.message_id,
+            claims.target.as_deref().unwrap_or_default()
+        );
         let event = CustomerEvent {
-            id: format!("{kind}-{}", crate::tokens::random_hex(12)),
+            id: format!("{kind}-{}-{}", short_hash(&link), now.div_euclid(60)),
             customer: claims.customer.clone(),
             at: now,
             data,
@@ -198,10 +220,17 @@ impl Hosting {
     ) -> Result<KpiReport, HostingError> {
         let campaign = self.campaign(tenant, campaign_id)?;
         let mut recipients: Vec<Recipient> = Vec::new();
+        // Events from when the first send was made (the wall clock) or the
+        // earliest time a send was for (a campaign's `now` may lie ahead or
+        // behind), whichever is earlier.
+        let mut since = i64::MAX;
         // Oldest first: a message sent again counts as its latest record.
         for record in self.store.sends(tenant)?.into_iter().rev() {
             if record.campaign != campaign_id {
                 continue;
+            }
+            if let Ok(created) = chrono::DateTime::parse_from_rfc3339(&record.created_at) {
+                since = since.min(created.timestamp());
             }
             let path = self
                 .send_dir(tenant, &record.id)
@@ -213,7 +242,13 @@ impl Hosting {
                 .map_err(|e| HostingError::Internal(format!("send {}: {e}", record.id)))?;
             recipients.extend(kpis::recipients_of_journal(&entries));
         }
-        let since = recipients.iter().map(|r| r.sent_at).min().unwrap_or(0);
+        let since = recipients
+            .iter()
+            .map(|r| r.sent_at)
+            .min()
+            .unwrap_or(i64::MAX)
+            .min(since);
+        let since = if since == i64::MAX { 0 } else { since };
         let events = self.store.feedback_events(tenant, since)?;
         Ok(kpis::compute(&campaign, &recipients, &events))
     }

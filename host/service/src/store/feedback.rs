@@ -39,6 +39,9 @@ pub struct LastDiff {
     pub report: serde_json::Value,
 }
 
+/// The condition on a `suppressions` row that suppresses its customer.
+const SUPPRESSED: &str = "unsubscribed_at IS NOT NULL AND (resubscribed_at IS NULL OR unsubscribed_at >= resubscribed_at)";
+
 impl Store {
     /// Keeps `diff` as the tenant's latest shadow diff.
     pub fn put_last_diff(&self, tenant: &str, diff: &LastDiff) -> Result<(), StoreError> {
@@ -142,9 +145,13 @@ impl Store {
         Ok(stored.and_then(|bytes| FeedbackKey::from_slice(&bytes)))
     }
 
-    /// Puts the customers the events unsubscribe on the tenant's
-    /// suppression list, and takes off those a later `subscribed` event
-    /// brings back. Returns how many were added.
+    /// Records the unsubscribes and resubscriptions among `events`: an
+    /// `unsubscribed` event or `consent_changed` with `email_marketing:
+    /// false` unsubscribes, `subscribed` or `consent_changed` with
+    /// `email_marketing: true` resubscribes. Each customer keeps the latest
+    /// of each and is suppressed while the unsubscribe is the later (or at
+    /// the same time), so batches applied in any order, or again, give the
+    /// same list. Returns how many customers are newly suppressed.
     pub fn apply_unsubscribes(
         &self,
         tenant: &str,
@@ -153,65 +160,74 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         require_tenant(&tx, tenant)?;
-        let mut added = 0;
+        let mut newly = 0;
         {
-            // The earliest unsubscribe stays; a resubscription removes only
-            // what came before it.
-            let mut add = tx.prepare(
-                "INSERT INTO suppressions (tenant, customer, at, campaign, message_id)
+            let mut suppressed = tx.prepare(&format!(
+                "SELECT 1 FROM suppressions WHERE tenant = ?1 AND customer = ?2 AND {SUPPRESSED}"
+            ))?;
+            let mut unsubscribe = tx.prepare(
+                "INSERT INTO suppressions (tenant, customer, unsubscribed_at, campaign, message_id)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant, customer) DO UPDATE SET
-                     at = excluded.at, campaign = excluded.campaign,
-                     message_id = excluded.message_id
-                 WHERE excluded.at < suppressions.at",
+                     unsubscribed_at = excluded.unsubscribed_at,
+                     campaign = excluded.campaign, message_id = excluded.message_id
+                 WHERE suppressions.unsubscribed_at IS NULL
+                    OR excluded.unsubscribed_at > suppressions.unsubscribed_at",
             )?;
-            let mut remove = tx.prepare(
-                "DELETE FROM suppressions WHERE tenant = ?1 AND customer = ?2 AND at <= ?3",
+            let mut resubscribe = tx.prepare(
+                "INSERT INTO suppressions (tenant, customer, resubscribed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant, customer) DO UPDATE SET
+                     resubscribed_at = excluded.resubscribed_at
+                 WHERE suppressions.resubscribed_at IS NULL
+                    OR excluded.resubscribed_at > suppressions.resubscribed_at",
             )?;
-            let mut ordered: Vec<&CustomerEvent> = events.iter().collect();
-            ordered.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-            for event in ordered {
+            for event in events {
+                let before = suppressed.exists(params![tenant, event.customer])?;
                 match &event.data {
                     EventData::Unsubscribed(reference) => {
-                        let existed: bool = tx
-                            .query_row(
-                                "SELECT 1 FROM suppressions WHERE tenant = ?1 AND customer = ?2",
-                                [tenant, &event.customer],
-                                |_| Ok(()),
-                            )
-                            .optional()?
-                            .is_some();
-                        add.execute(params![
+                        unsubscribe.execute(params![
                             tenant,
                             event.customer,
                             event.at,
                             reference.campaign,
                             reference.message_id
                         ])?;
-                        added += usize::from(!existed);
-                    }
-                    EventData::Subscribed(_) => {
-                        remove.execute(params![tenant, event.customer, event.at])?;
                     }
                     EventData::ConsentChanged {
+                        email_marketing: Some(false),
+                        ..
+                    } => {
+                        unsubscribe.execute(params![
+                            tenant,
+                            event.customer,
+                            event.at,
+                            None::<String>,
+                            None::<String>
+                        ])?;
+                    }
+                    EventData::Subscribed(_)
+                    | EventData::ConsentChanged {
                         email_marketing: Some(true),
                         ..
                     } => {
-                        remove.execute(params![tenant, event.customer, event.at])?;
+                        resubscribe.execute(params![tenant, event.customer, event.at])?;
                     }
-                    _ => {}
+                    _ => continue,
                 }
+                let after = suppressed.exists(params![tenant, event.customer])?;
+                newly += usize::from(after && !before);
             }
         }
         tx.commit()?;
-        Ok(added)
+        Ok(newly)
     }
 
     /// The tenant's suppression list, as the host checks it.
     pub fn suppression_list(&self, tenant: &str) -> Result<SuppressionList, StoreError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT customer FROM suppressions WHERE tenant = ?1")?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT customer FROM suppressions WHERE tenant = ?1 AND {SUPPRESSED}"
+        ))?;
         let mut list = SuppressionList::new();
         for customer in stmt.query_map([tenant], |row| row.get::<_, String>(0))? {
             list.add_customer(customer?);
@@ -222,10 +238,10 @@ impl Store {
     /// The tenant's suppressions, newest first, at most `limit`.
     pub fn suppressions(&self, tenant: &str, limit: usize) -> Result<Vec<Suppression>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT customer, at, campaign, message_id FROM suppressions
-             WHERE tenant = ?1 ORDER BY at DESC, customer LIMIT ?2",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT customer, unsubscribed_at, campaign, message_id FROM suppressions
+             WHERE tenant = ?1 AND {SUPPRESSED} ORDER BY unsubscribed_at DESC, customer LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(params![tenant, limit as i64], |row| {
             Ok(Suppression {
                 customer: row.get(0)?,
@@ -299,13 +315,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(added, 3);
-        let listed: Vec<(String, i64)> = store
-            .suppressions("acme", 10)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.customer, s.at))
-            .collect();
-        assert_eq!(listed, [("c3".to_string(), 300), ("c1".to_string(), 100)]);
+        assert_eq!(
+            listed(&store),
+            [("c3".to_string(), 300), ("c1".to_string(), 100)]
+        );
         // The same unsubscribe again adds nothing; another tenant sees none.
         assert_eq!(
             store
@@ -315,5 +328,70 @@ mod tests {
         );
         assert!(store.suppressions("globex", 10).unwrap().is_empty());
         assert_eq!(store.suppression_list("acme").unwrap().len(), 2);
+    }
+
+    fn listed(store: &Store) -> Vec<(String, i64)> {
+        store
+            .suppressions("acme", 10)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.customer, s.at))
+            .collect()
+    }
+
+    #[test]
+    fn a_retried_or_late_batch_never_undoes_a_later_unsubscribe() {
+        let (_dir, store) = store_with_tenants();
+        let batch = [
+            event("u1", "c1", 100, "unsubscribed"),
+            event("s1", "c1", 200, "subscribed"),
+        ];
+        store.apply_unsubscribes("acme", &batch).unwrap();
+        assert!(listed(&store).is_empty());
+        // A one-click unsubscribe at 300, then the old batch again, and
+        // then in the other order: still unsubscribed since 300.
+        store
+            .apply_unsubscribes("acme", &[event("u9", "c1", 300, "unsubscribed")])
+            .unwrap();
+        store.apply_unsubscribes("acme", &batch).unwrap();
+        store
+            .apply_unsubscribes("acme", &[batch[1].clone(), batch[0].clone()])
+            .unwrap();
+        assert_eq!(listed(&store), [("c1".to_string(), 300)]);
+        // A resubscription at the same second does not lift it; a later one does.
+        store
+            .apply_unsubscribes("acme", &[event("s8", "c1", 300, "subscribed")])
+            .unwrap();
+        assert_eq!(listed(&store).len(), 1);
+        store
+            .apply_unsubscribes("acme", &[event("s9", "c1", 301, "subscribed")])
+            .unwrap();
+        assert!(listed(&store).is_empty());
+    }
+
+    #[test]
+    fn consent_changes_unsubscribe_and_resubscribe_too() {
+        let (_dir, store) = store_with_tenants();
+        let consent = |id: &str, at: i64, on: bool| {
+            let at = mailrules::profile::format_time(at);
+            CustomerEvent::from_json(
+                format!(
+                    r#"{{"id":"{id}","customer":"c1","at":"{at}","type":"consent_changed","email_marketing":{on}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            store
+                .apply_unsubscribes("acme", &[consent("a", 100, false)])
+                .unwrap(),
+            1
+        );
+        assert_eq!(listed(&store), [("c1".to_string(), 100)]);
+        store
+            .apply_unsubscribes("acme", &[consent("b", 150, true)])
+            .unwrap();
+        assert!(listed(&store).is_empty());
     }
 }

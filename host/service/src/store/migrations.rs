@@ -202,12 +202,17 @@ CREATE TABLE feedback_keys (
     key     BLOB NOT NULL CHECK (length(key) = 32)
 ) STRICT;
 
+-- The latest unsubscribe and the latest resubscription of each customer,
+-- so events applied in any order, or twice, give the same answer: the
+-- customer is suppressed while the unsubscribe is the later (a tie
+-- suppresses).
 CREATE TABLE suppressions (
-    tenant      TEXT NOT NULL REFERENCES tenants (id),
-    customer    TEXT NOT NULL,
-    at          INTEGER NOT NULL,
-    campaign    TEXT,
-    message_id  TEXT,
+    tenant           TEXT NOT NULL REFERENCES tenants (id),
+    customer         TEXT NOT NULL,
+    unsubscribed_at  INTEGER,
+    resubscribed_at  INTEGER,
+    campaign         TEXT,  -- of the latest unsubscribe
+    message_id       TEXT,
     PRIMARY KEY (tenant, customer)
 ) STRICT;
 

@@ -18,7 +18,10 @@ pub struct ArmResult {
     /// Successes on the split's metric (unique opens, unique clicks or
     /// converters).
     pub successes: u64,
-    /// Successes ÷ delivered.
+    /// Messages the metric could be seen on: tracked ones for opens and
+    /// clicks, delivered ones for conversions.
+    pub trials: u64,
+    /// Successes ÷ trials.
     pub rate: Option<f64>,
     /// This arm against the leading one (absent for the leader).
     pub against_leader: Option<ProportionTest>,
@@ -90,16 +93,18 @@ pub(crate) fn splits(
                             && r.subject.as_deref() == Some(arm.as_str())
                     });
                     let kpis = kpis_of(recipients, results, members);
-                    let successes = match settings.ab_metric {
-                        AbMetric::Opens => kpis.unique_opens,
-                        AbMetric::Clicks => kpis.unique_clicks,
-                        AbMetric::Conversions => kpis.converters,
+                    // Opens and clicks can only be seen on tracked
+                    // messages; conversions on every delivered one.
+                    let (successes, trials) = match settings.ab_metric {
+                        AbMetric::Opens => (kpis.unique_opens, kpis.tracked),
+                        AbMetric::Clicks => (kpis.unique_clicks, kpis.tracked),
+                        AbMetric::Conversions => (kpis.converters, kpis.delivered),
                     };
                     ArmResult {
                         arm: arm.clone(),
-                        rate: (kpis.delivered > 0)
-                            .then(|| successes as f64 / kpis.delivered as f64),
+                        rate: (trials > 0).then(|| successes as f64 / trials as f64),
                         successes,
+                        trials,
                         kpis,
                         against_leader: None,
                     }
@@ -114,31 +119,41 @@ pub(crate) fn splits(
                     _ => Some(index),
                 });
             if let Some(lead) = leader {
-                let (x, n) = (arms[lead].successes, arms[lead].kpis.delivered);
+                let (x, n) = (arms[lead].successes, arms[lead].trials);
                 for arm in arms.iter_mut() {
                     if arm.arm != split.arms[lead].0 {
                         arm.against_leader =
-                            two_proportion(arm.successes, arm.kpis.delivered, x, n);
+                            two_proportion(arm.successes, arm.trials, x, n);
                     }
                 }
             }
             let metric = settings.ab_metric.as_str();
+            // An arm without delivered messages is short whatever the
+            // minimum: there is nothing to beat it with.
             let short = arms
                 .iter()
-                .find(|arm| arm.kpis.delivered < settings.ab_min_sample);
+                .find(|arm| arm.trials < settings.ab_min_sample.max(1));
             let (winner, verdict) = match (leader, short) {
                 (_, Some(arm)) => (
                     None,
                     format!(
-                        "not enough data: arm `{}` has {} delivered messages of the {} each arm needs",
-                        arm.arm, arm.kpis.delivered, settings.ab_min_sample
+                        "not enough data: arm `{}` has {} messages to measure {metric} on, of the {} each arm needs",
+                        arm.arm, arm.trials, settings.ab_min_sample
                     ),
                 ),
                 (None, None) => (None, "no arm has delivered messages".into()),
                 (Some(lead), None) => {
+                    // An arm the test cannot tell from the leader (both
+                    // rates 0 or both 1) counts as p = 1: no difference.
+                    let no_difference = ProportionTest {
+                        z: 0.0,
+                        p_value: 1.0,
+                    };
                     let weakest = arms
                         .iter()
-                        .filter_map(|arm| arm.against_leader.map(|t| (arm, t)))
+                        .enumerate()
+                        .filter(|(index, _)| *index != lead)
+                        .map(|(_, arm)| (arm, arm.against_leader.unwrap_or(no_difference)))
                         .max_by(|a, b| a.1.p_value.total_cmp(&b.1.p_value));
                     let leader = &arms[lead];
                     let rate = percent(leader.rate.unwrap_or(0.0));
@@ -164,10 +179,6 @@ pub(crate) fn splits(
                                 test.p_value,
                                 alpha
                             ),
-                        ),
-                        None if arms.len() > 1 => (
-                            None,
-                            format!("no difference on {metric} to test yet"),
                         ),
                         None => (None, "a single arm has nothing to beat".into()),
                     }

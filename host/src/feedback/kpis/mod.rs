@@ -9,15 +9,16 @@
 //! | KPI | counts |
 //! |---|---|
 //! | recipients | journal records: every recipient the campaign was evaluated for |
-//! | sent | messages handed to delivery: delivered + deferred (by the relay) + failed |
+//! | sent | deliveries tried: delivered + deferred (by the relay) + failed (refused, or not renderable) |
 //! | unique opens | delivered messages with an open **or a click** (a click implies an open) |
 //! | total opens / clicks | open / click events on the campaign's messages |
 //! | unique clicks | delivered messages with a click |
 //! | conversions, revenue | orders placed within the conversion window after a click whose latest click (last-click attribution, any campaign) was on this campaign's message; the order's total |
 //! | converters | messages with at least one conversion |
 //! | unsubscribes | messages whose recipient unsubscribed from them |
-//! | open rate | unique opens ÷ delivered |
-//! | click rate (CTR) | unique clicks ÷ delivered |
+//! | tracked | delivered messages whose opens and clicks can be seen (they carried the pixel and redirects: recipients with tracking consent) |
+//! | open rate | unique opens ÷ tracked |
+//! | click rate (CTR) | unique clicks ÷ tracked |
 //! | click-to-open | unique clicks ÷ unique opens |
 //! | conversion rate | converters ÷ delivered |
 //! | unsubscribe rate | unsubscribes ÷ delivered |
@@ -65,17 +66,25 @@ pub struct Recipient {
     pub preheader: Option<String>,
     /// The A/B split that chose the subject, if one did.
     pub ab_split: Option<String>,
+    /// Whether opens and clicks of the message can be seen (it carried the
+    /// pixel and redirects; true when the journal does not say, as for
+    /// batch sends whose tracking is the sender's own).
+    pub tracked: bool,
     /// When it was sent (or decided): the record's due time, else the
     /// send's `now`.
     pub sent_at: i64,
 }
 
 impl Recipient {
-    /// Whether a message was handed to delivery (a postponed recipient has
-    /// no Message-ID yet and is not).
+    /// Whether delivery was tried: delivered, failed (refused, or its
+    /// message could not be rendered), or deferred by the relay (a
+    /// postponed recipient has no Message-ID yet and is not).
     pub fn was_sent(&self) -> bool {
-        matches!(self.fate, Fate::Delivered | Fate::Deferred | Fate::Failed)
-            && self.message_id.is_some()
+        match self.fate {
+            Fate::Delivered | Fate::Failed => true,
+            Fate::Deferred => self.message_id.is_some(),
+            Fate::Suppressed | Fate::Skipped | Fate::Error => false,
+        }
     }
 
     fn in_holdout(&self) -> bool {
@@ -102,6 +111,7 @@ pub fn recipients_of_journal(entries: &[Entry]) -> Vec<Recipient> {
                     subject: record.subject.clone(),
                     preheader: record.preheader.clone(),
                     ab_split: record.ab_split.clone(),
+                    tracked: record.tracked.unwrap_or(true),
                     sent_at: record.scheduled_at.unwrap_or(now),
                 };
                 match latest.get(record.profile_id.as_str()) {
@@ -127,6 +137,9 @@ pub struct Kpis {
     pub sent: u64,
     /// Accepted by the relay (or stored).
     pub delivered: u64,
+    /// Delivered messages whose opens and clicks can be seen: the
+    /// denominator of the open and click rates.
+    pub tracked: u64,
     /// Refused for good.
     pub failed: u64,
     /// Refused for now (sent again on resume).
@@ -149,9 +162,9 @@ pub struct Kpis {
     pub revenue_cents: i64,
     /// Messages unsubscribed from.
     pub unsubscribes: u64,
-    /// Unique opens ÷ delivered.
+    /// Unique opens ÷ tracked.
     pub open_rate: Option<f64>,
-    /// Unique clicks ÷ delivered (CTR).
+    /// Unique clicks ÷ tracked (CTR).
     pub click_rate: Option<f64>,
     /// Unique clicks ÷ unique opens.
     pub click_to_open_rate: Option<f64>,
@@ -327,6 +340,7 @@ pub(crate) fn kpis_of(
         if recipient.fate != Fate::Delivered {
             continue;
         }
+        kpis.tracked += u64::from(recipient.tracked);
         kpis.unique_opens += u64::from(result.opened || result.clicked);
         kpis.unique_clicks += u64::from(result.clicked);
         kpis.unsubscribes += u64::from(result.unsubscribed);
@@ -335,8 +349,8 @@ pub(crate) fn kpis_of(
         kpis.revenue_cents = kpis.revenue_cents.saturating_add(result.revenue_cents);
     }
     let rate = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
-    kpis.open_rate = rate(kpis.unique_opens, kpis.delivered);
-    kpis.click_rate = rate(kpis.unique_clicks, kpis.delivered);
+    kpis.open_rate = rate(kpis.unique_opens, kpis.tracked);
+    kpis.click_rate = rate(kpis.unique_clicks, kpis.tracked);
     kpis.click_to_open_rate = rate(kpis.unique_clicks, kpis.unique_opens);
     kpis.conversion_rate = rate(kpis.converters, kpis.delivered);
     kpis.unsubscribe_rate = rate(kpis.unsubscribes, kpis.delivered);

@@ -44,6 +44,7 @@ fn sent(customer: &str, arm: &str, segments: &[&str], fate: Fate) -> Recipient {
         subject: Some(arm.into()),
         preheader: Some("p".into()),
         ab_split: Some("a".into()),
+        tracked: true,
         sent_at: SENT,
     }
 }
@@ -302,6 +303,7 @@ fn journals_keep_the_last_record_and_postponed_recipients_are_not_sent() {
             scheduled_at: None,
             schedule: None,
             ab_split: None,
+            tracked: None,
         })
     };
     let entries = vec![
@@ -328,4 +330,76 @@ fn journals_keep_the_last_record_and_postponed_recipients_are_not_sent() {
         ),
         (1, 1, 0)
     );
+}
+
+#[test]
+fn ties_and_empty_arms_never_make_a_winner() {
+    // Three arms; a and b both click at 100%, c at 0% — a ties b.
+    let mut split = campaign("");
+    split.splits[0].arms.push(("c".into(), 1));
+    let mut recipients = Vec::new();
+    let mut events = Vec::new();
+    for (arm, clicks) in [("a", 200), ("b", 200), ("c", 0)] {
+        for i in 0..200 {
+            let customer = format!("{arm}{i}");
+            recipients.push(sent(&customer, arm, &[], Fate::Delivered));
+            if i < clicks {
+                events.push(click(&format!("k-{customer}"), &customer, SENT + 5, "k"));
+            }
+        }
+    }
+    let tied = compute(&split, &recipients, &events);
+    assert_eq!(tied.splits[0].leader.as_deref(), Some("a"));
+    assert_eq!(tied.splits[0].winner, None, "{}", tied.splits[0].verdict);
+    assert!(
+        tied.splits[0].verdict.contains("p = 1.0000"),
+        "{}",
+        tied.splits[0].verdict
+    );
+    // An arm with no delivered message at all is short even at a minimum of 1.
+    let only_a: Vec<Recipient> = recipients
+        .iter()
+        .filter(|r| r.subject.as_deref() == Some("a"))
+        .cloned()
+        .collect();
+    let empty = compute(&campaign("[feedback]\nab_min_sample = 1"), &only_a, &events);
+    assert_eq!(empty.splits[0].winner, None);
+    assert!(
+        empty.splits[0]
+            .verdict
+            .starts_with("not enough data: arm `b` has 0 messages"),
+        "{}",
+        empty.splits[0].verdict
+    );
+    assert!(
+        Campaign::parse(
+            "id = \"k\"\n[[subject]]\nid = \"a\"\ntext = \"A\"\n[[preheader]]\nid = \"p\"\ntext = \"P\"\n[fallback]\nsubject = \"a\"\npreheader = \"p\"\n[feedback]\nab_min_sample = 0\n",
+            Path::new("k.toml")
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("ab_min_sample must be at least 1")
+    );
+}
+
+#[test]
+fn open_and_click_rates_count_only_messages_that_could_be_tracked() {
+    let untracked = Recipient {
+        tracked: false,
+        ..sent("c2", "a", &[], Fate::Delivered)
+    };
+    let recipients = vec![sent("c1", "a", &[], Fate::Delivered), untracked];
+    let events = vec![
+        open("o1", "c1", SENT + 60),
+        order("x1", "c2", SENT + 60, 100), // no click: no conversion
+    ];
+    let report = compute(&campaign(""), &recipients, &events);
+    let t = &report.total;
+    assert_eq!((t.delivered, t.tracked, t.unique_opens), (2, 1, 1));
+    assert_eq!(t.open_rate, Some(1.0));
+    assert_eq!(t.click_rate, Some(0.0));
+    assert_eq!(t.conversion_rate, Some(0.0));
+    assert_eq!(t.unsubscribe_rate, Some(0.0));
+    // The split measures clicks on the one tracked message.
+    assert_eq!(report.splits[0].arms[0].trials, 1);
 }

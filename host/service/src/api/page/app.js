@@ -7,9 +7,10 @@ function credentials() {
   return { tenant: params.get("tenant"), token: params.get("token") };
 }
 
+// Relative to /ui/, so the page works wherever the service is mounted.
 async function api(path) {
   const { tenant, token } = credentials();
-  const response = await fetch(`/v1/tenants/${encodeURIComponent(tenant)}${path}`, {
+  const response = await fetch(`../v1/tenants/${encodeURIComponent(tenant)}${path}`, {
     headers: { Authorization: `Bearer ${token}` },
   });
   if (response.status === 404) return null;
