@@ -45,8 +45,8 @@ pub struct LinkSubject<'a> {
 /// The HTML part could not be rewritten (it is not HTML the rewriter can
 /// follow); the message is sent without tracking rather than not at all.
 #[derive(Debug, thiserror::Error)]
-#[error("the HTML part cannot be rewritten for tracking: {0}")]
-pub struct TrackingError(String);
+#[error("the HTML part cannot be rewritten for tracking")]
+pub struct TrackingError(#[source] lol_html::errors::RewritingError);
 
 impl SignedLinks {
     /// Links under `base_url` (`https://mail.example.com`, no trailing
@@ -142,7 +142,7 @@ impl SignedLinks {
             })],
             ..RewriteStrSettings::new()
         };
-        rewrite_str(html, settings).map_err(|e| TrackingError(e.to_string()))
+        rewrite_str(html, settings).map_err(TrackingError)
     }
 
     /// Whether a click on `target` is redirected: web links that are not
@@ -150,7 +150,7 @@ impl SignedLinks {
     fn trackable(&self, target: &str) -> bool {
         let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
         (lower.starts_with("https://") || lower.starts_with("http://"))
-            && !target.starts_with(&self.base_url)
+            && !target.starts_with(&format!("{}/", self.base_url))
             && target.len() <= MAX_URL_BYTES
             && !target.chars().any(char::is_control)
     }
@@ -227,5 +227,27 @@ mod tests {
             "{out}"
         );
         assert!(out.ends_with("style=\"display:block;border:0\">"), "{out}");
+    }
+
+    #[test]
+    fn areas_quotes_and_look_alike_hosts() {
+        let html = concat!(
+            "<body><map><area href='https://shop.example/m' alt=x></map>",
+            "<a href=https://t.example.evil/p>look-alike</a>",
+            "<a href=\"https://t.example/u/x\">own</a></body>"
+        );
+        let out = links().track_html(html, SUBJECT).unwrap();
+        let hrefs: Vec<&str> = out
+            .split("href=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert_eq!(hrefs.len(), 3, "{out}");
+        let area = claims_of(hrefs[0], "https://t.example/c/");
+        assert_eq!(area.target.as_deref(), Some("https://shop.example/m"));
+        // A host that only starts like the service's is somebody else's.
+        let alike = claims_of(hrefs[1], "https://t.example/c/");
+        assert_eq!(alike.target.as_deref(), Some("https://t.example.evil/p"));
+        assert_eq!(hrefs[2], "https://t.example/u/x");
     }
 }

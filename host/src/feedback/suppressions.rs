@@ -50,6 +50,16 @@ pub enum SuppressionError {
     },
 }
 
+/// A line of a suppression list that is not an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}: {message}")]
+pub struct InvalidLine {
+    /// The line number (from 1).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
 impl SuppressionList {
     /// An empty list.
     pub fn new() -> Self {
@@ -82,22 +92,27 @@ impl SuppressionList {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text).map_err(|(line, message)| SuppressionError::Invalid {
+        Self::parse(&text).map_err(|invalid| SuppressionError::Invalid {
             path: path.display().to_string(),
-            line,
-            message,
+            line: invalid.line,
+            message: invalid.message,
         })
     }
 
     /// Parses the file form; an error names the line (from 1).
-    pub fn parse(text: &str) -> Result<Self, (usize, String)> {
+    pub fn parse(text: &str) -> Result<Self, InvalidLine> {
         let mut list = SuppressionList::new();
         for (index, line) in text.lines().enumerate() {
             let entry = line.trim();
             if entry.is_empty() || entry.starts_with('#') {
                 continue;
             }
-            let fail = |message: String| Err((index + 1, message));
+            let fail = |message: String| {
+                Err(InvalidLine {
+                    line: index + 1,
+                    message,
+                })
+            };
             if entry.len() > MAX_ENTRY_BYTES {
                 return fail(format!(
                     "the entry has {} bytes, more than the limit of {MAX_ENTRY_BYTES}",
@@ -158,13 +173,13 @@ mod tests {
 
     #[test]
     fn bad_lines_are_named() {
-        assert_eq!(SuppressionList::parse("c-1\nann@\n").unwrap_err().0, 2);
+        assert_eq!(SuppressionList::parse("c-1\nann@\n").unwrap_err().line, 2);
         assert_eq!(
             SuppressionList::parse(&format!("ok\n\n{}\n", "x".repeat(400)))
                 .unwrap_err()
-                .0,
+                .line,
             3
         );
-        assert_eq!(SuppressionList::parse("a\u{7}b").unwrap_err().0, 1);
+        assert_eq!(SuppressionList::parse("a\u{7}b").unwrap_err().line, 1);
     }
 }

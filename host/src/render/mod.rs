@@ -556,3 +556,6 @@ fn with_hidden_preheader(html: &str, preheader: &str) -> String {
         None => format!("{hidden}{html}"),
     }
 }
+
+#[cfg(test)]
+mod link_tests;

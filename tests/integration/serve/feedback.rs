@@ -838,6 +838,31 @@ fn page_shows_the_same_numbers(
         dom.contains(&format!("data-winner=\"ab-alt\" data-split=\"{split}\"")),
         "no verdict"
     );
+    // Every rate outside its target is marked, with the target as its title.
+    let flags: usize = ["segments", "subjects", "preheaders"]
+        .iter()
+        .flat_map(|g| kpis[*g].as_array().unwrap())
+        .map(|g| &g["kpis"])
+        .chain(std::iter::once(&kpis["total"]))
+        .chain(
+            kpis["splits"][0]["arms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| &a["kpis"]),
+        )
+        .map(|k| k["flags"].as_array().unwrap().len())
+        .sum();
+    assert!(flags > 0);
+    let article = dom
+        .split(&format!("data-campaign=\"{CAMPAIGN}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</article>").next())
+        .unwrap();
+    assert_eq!(
+        article.matches("class=\"off-target\" title=\"").count(),
+        flags
+    );
     // Charts: one bar per segment in each per-segment chart.
     let bars = dom.matches("<rect ").count();
     assert!(bars >= 3 * segments.len(), "{bars} bars");

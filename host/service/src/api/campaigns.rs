@@ -1,4 +1,5 @@
-//! A tenant's campaigns: upload, read, evaluate profiles against them.
+//! A tenant's campaigns: upload, list, read, evaluate profiles against
+//! them, and the latest shadow diff.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use super::ApiState;
 use super::error::ApiError;
 use super::tenant_request::TenantRequest;
 use crate::hosting::CampaignView;
+use crate::store::LastDiff;
 
 /// How long a streamed answer waits for a client that stops reading
 /// before it gives up and frees the evaluation thread.
@@ -197,6 +199,42 @@ pub async fn diff(
                 let records = hosting.read_profiles(body, format)?;
                 hosting.diff(tenant, &campaign, &query.candidate, records, now)
             })
+            .await?,
+    ))
+}
+
+/// The tenant's campaign ids.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/campaigns",
+    responses((status = 200, body = [String])),
+    security(("tenant" = [])))]
+pub async fn list(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let request = TenantRequest::admit(&state, &headers, tenant)?;
+    Ok(Json(
+        request
+            .run(move |hosting, tenant| hosting.campaign_ids(tenant))
+            .await?,
+    ))
+}
+
+/// The tenant's latest shadow diff (`POST …/campaigns/{c}/diff`): the
+/// campaign, both versions, when, and the report.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/diffs/last",
+    responses((status = 200, body = LastDiff),
+              (status = 404, body = super::ErrorBody)),
+    security(("tenant" = [])))]
+pub async fn last_diff(
+    State(state): State<ApiState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<LastDiff>, ApiError> {
+    let request = TenantRequest::admit(&state, &headers, tenant)?;
+    Ok(Json(
+        request
+            .run(move |hosting, tenant| hosting.last_diff(tenant))
             .await?,
     ))
 }

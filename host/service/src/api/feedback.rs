@@ -8,7 +8,7 @@ use mailrules::feedback::kpis::KpiReport;
 use super::ApiState;
 use super::error::ApiError;
 use super::tenant_request::TenantRequest;
-use crate::store::{LastDiff, Suppression};
+use crate::store::Suppression;
 
 /// A campaign's KPIs: every send of it (flow sends included) with the
 /// opens, clicks, unsubscribes and orders since, in total, per segment,
@@ -45,42 +45,6 @@ pub async fn suppressions(
     Ok(Json(
         request
             .run(move |hosting, tenant| hosting.suppressions(tenant))
-            .await?,
-    ))
-}
-
-/// The tenant's campaign ids.
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/campaigns",
-    responses((status = 200, body = [String])),
-    security(("tenant" = [])))]
-pub async fn campaigns(
-    State(state): State<ApiState>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<String>>, ApiError> {
-    let request = TenantRequest::admit(&state, &headers, tenant)?;
-    Ok(Json(
-        request
-            .run(move |hosting, tenant| hosting.campaign_ids(tenant))
-            .await?,
-    ))
-}
-
-/// The tenant's latest shadow diff (`POST …/campaigns/{c}/diff`): the
-/// campaign, both versions, when, and the report.
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/diffs/last",
-    responses((status = 200, body = LastDiff),
-              (status = 404, body = super::ErrorBody)),
-    security(("tenant" = [])))]
-pub async fn last_diff(
-    State(state): State<ApiState>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<LastDiff>, ApiError> {
-    let request = TenantRequest::admit(&state, &headers, tenant)?;
-    Ok(Json(
-        request
-            .run(move |hosting, tenant| hosting.last_diff(tenant))
             .await?,
     ))
 }

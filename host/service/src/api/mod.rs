@@ -116,7 +116,7 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
         )
         .route("/v1/tenants/{tenant}/runs", get(lifecycle::runs))
         .route("/v1/tick", post(lifecycle::tick))
-        .route("/v1/tenants/{tenant}/campaigns", get(feedback::campaigns))
+        .route("/v1/tenants/{tenant}/campaigns", get(campaigns::list))
         .route(
             "/v1/tenants/{tenant}/campaigns/{campaign}/kpis",
             get(feedback::kpis),
@@ -125,7 +125,7 @@ pub fn router(hosting: Arc<Hosting>, operator_token: &str) -> Router {
             "/v1/tenants/{tenant}/suppressions",
             get(feedback::suppressions),
         )
-        .route("/v1/tenants/{tenant}/diffs/last", get(feedback::last_diff))
+        .route("/v1/tenants/{tenant}/diffs/last", get(campaigns::last_diff))
         .route(
             "/u/{token}",
             get(links::view_unsubscribe)

@@ -13,6 +13,7 @@
 
 mod campaigns;
 mod components;
+mod diffs;
 mod events;
 mod feedback;
 mod flows;
@@ -30,8 +31,9 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::StoreError;
 
+pub use diffs::LastDiff;
 pub use events::EventRecord;
-pub use feedback::{LastDiff, Suppression};
+pub use feedback::Suppression;
 pub use flows::{FlowRecord, FlowRun, NewFlowSend, NewRun, RunKey, RunState, RunUpdate};
 pub use profiles::StoredEvents;
 pub use rules::{ActivationRecord, RuleState, RuleVersionRecord};

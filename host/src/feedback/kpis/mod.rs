@@ -31,6 +31,8 @@
 
 mod ab;
 mod attribution;
+mod journal;
+mod targets;
 mod text;
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,95 +40,15 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 pub use ab::{ArmResult, HoldoutResult, SplitResult};
+pub use journal::{Recipient, recipients_of_journal};
+pub use targets::Flag;
+use targets::flags;
+pub(crate) use targets::percent;
 
 use crate::campaign::Campaign;
-use crate::journal::{Entry, Fate};
+use crate::journal::Fate;
 use crate::lifecycle::events::CustomerEvent;
 use crate::lifecycle::timing::format_duration;
-
-/// The reason of a recipient in the holdout (control) group.
-const HOLDOUT: &str = crate::policy::HOLDOUT;
-
-/// One recipient record of a campaign's journal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    /// The customer (profile) id.
-    pub customer: String,
-    /// The Message-ID, when a message was rendered.
-    pub message_id: Option<String>,
-    /// What happened.
-    pub fate: Fate,
-    /// Why the status is not ok, if so (`holdout` for the control group).
-    pub reason: Option<String>,
-    /// Segments.
-    pub segments: Vec<String>,
-    /// Subject variant.
-    pub subject: Option<String>,
-    /// Preheader variant.
-    pub preheader: Option<String>,
-    /// The A/B split that chose the subject, if one did.
-    pub ab_split: Option<String>,
-    /// Whether opens and clicks of the message can be seen (it carried the
-    /// pixel and redirects; true when the journal does not say, as for
-    /// batch sends whose tracking is the sender's own).
-    pub tracked: bool,
-    /// When it was sent (or decided): the record's due time, else the
-    /// send's `now`.
-    pub sent_at: i64,
-}
-
-impl Recipient {
-    /// Whether delivery was tried: delivered, failed (refused, or its
-    /// message could not be rendered), or deferred by the relay (a
-    /// postponed recipient has no Message-ID yet and is not).
-    pub fn was_sent(&self) -> bool {
-        match self.fate {
-            Fate::Delivered | Fate::Failed => true,
-            Fate::Deferred => self.message_id.is_some(),
-            Fate::Suppressed | Fate::Skipped | Fate::Error => false,
-        }
-    }
-
-    fn in_holdout(&self) -> bool {
-        self.reason.as_deref() == Some(HOLDOUT)
-    }
-}
-
-/// The recipient records of one journal: the last record of each
-/// recipient (a resumed send appends to earlier ones).
-pub fn recipients_of_journal(entries: &[Entry]) -> Vec<Recipient> {
-    let mut now = 0;
-    let mut latest: HashMap<&str, usize> = HashMap::new();
-    let mut records = Vec::new();
-    for entry in entries {
-        match entry {
-            Entry::Started { now: started, .. } => now = *started,
-            Entry::Recipient(record) if record.fate != Fate::Error => {
-                let recipient = Recipient {
-                    customer: record.profile_id.clone(),
-                    message_id: record.message_id.clone(),
-                    fate: record.fate,
-                    reason: record.reason.clone(),
-                    segments: record.segments.clone(),
-                    subject: record.subject.clone(),
-                    preheader: record.preheader.clone(),
-                    ab_split: record.ab_split.clone(),
-                    tracked: record.tracked.unwrap_or(true),
-                    sent_at: record.scheduled_at.unwrap_or(now),
-                };
-                match latest.get(record.profile_id.as_str()) {
-                    Some(&at) => records[at] = recipient,
-                    None => {
-                        latest.insert(&record.profile_id, records.len());
-                        records.push(recipient);
-                    }
-                }
-            }
-            Entry::Recipient(_) => {}
-        }
-    }
-    records
-}
 
 /// The counts and rates of a group of recipients.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -174,7 +96,7 @@ pub struct Kpis {
     pub unsubscribe_rate: Option<f64>,
     /// Rates outside the usual targets (open 20–30 %, CTR 2–5 %,
     /// conversion 1–3 %, unsubscribes under 1 %).
-    pub flags: Vec<String>,
+    pub flags: Vec<Flag>,
 }
 
 /// A group's name and KPIs.
@@ -356,43 +278,6 @@ pub(crate) fn kpis_of(
     kpis.unsubscribe_rate = rate(kpis.unsubscribes, kpis.delivered);
     kpis.flags = flags(&kpis);
     kpis
-}
-
-/// The usual targets: (name, rate, lowest, highest).
-fn flags(kpis: &Kpis) -> Vec<String> {
-    let targets = [
-        ("open rate", kpis.open_rate, 0.20, 0.30),
-        ("click rate", kpis.click_rate, 0.02, 0.05),
-        ("conversion rate", kpis.conversion_rate, 0.01, 0.03),
-        ("unsubscribe rate", kpis.unsubscribe_rate, 0.0, 0.01),
-    ];
-    let mut flags = Vec::new();
-    for (name, rate, low, high) in targets {
-        let Some(rate) = rate else { continue };
-        let shown = percent(rate);
-        if rate < low {
-            flags.push(format!(
-                "{name} {shown} is below the {}–{} target",
-                percent(low),
-                percent(high)
-            ));
-        } else if rate > high && low > 0.0 {
-            flags.push(format!(
-                "{name} {shown} is above the {}–{} target",
-                percent(low),
-                percent(high)
-            ));
-        } else if rate >= high && low == 0.0 {
-            flags.push(format!("{name} {shown} is not under {}", percent(high)));
-        }
-    }
-    flags
-}
-
-/// `12.5%`.
-pub(crate) fn percent(rate: f64) -> String {
-    let text = format!("{:.1}", rate * 100.0);
-    format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
 }
 
 fn day_of(t: i64) -> String {

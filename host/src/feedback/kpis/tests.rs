@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::journal::Entry;
 use crate::lifecycle::events::CustomerEvent;
 
 const DAY: i64 = 86_400;
@@ -165,13 +166,17 @@ fn every_count_and_rate_of_a_small_campaign() {
     assert_eq!(t.click_to_open_rate, Some(2.0 / 3.0));
     assert_eq!(t.conversion_rate, Some(1.0 / 3.0));
     assert_eq!(t.unsubscribe_rate, Some(1.0 / 3.0));
+    let flags: Vec<(&str, &str)> = t.flags.iter().map(|f| (f.rate, f.text.as_str())).collect();
     assert_eq!(
-        t.flags,
+        flags,
         [
-            "open rate 100% is above the 20%–30% target",
-            "click rate 66.7% is above the 2%–5% target",
-            "conversion rate 33.3% is above the 1%–3% target",
-            "unsubscribe rate 33.3% is not under 1%",
+            ("open_rate", "open rate 100% is above the 20%–30% target"),
+            ("click_rate", "click rate 66.7% is above the 2%–5% target"),
+            (
+                "conversion_rate",
+                "conversion rate 33.3% is above the 1%–3% target"
+            ),
+            ("unsubscribe_rate", "unsubscribe rate 33.3% is not under 1%"),
         ]
     );
     assert_eq!(report.unmatched_events, 1);

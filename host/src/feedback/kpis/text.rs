@@ -31,7 +31,7 @@ fn row(f: &mut fmt::Formatter<'_>, key: &str, k: &Kpis) -> fmt::Result {
         rate(k.unsubscribe_rate),
     )?;
     for flag in &k.flags {
-        writeln!(f, "{:<24}   ! {flag}", "")?;
+        writeln!(f, "{:<24}   ! {}", "", flag.text)?;
     }
     Ok(())
 }

@@ -50,17 +50,9 @@ const COLUMNS = [
   ["unsubscribe_rate", "unsubscribe rate", (k) => percent(k.unsubscribe_rate)],
 ];
 
-const FLAGGED = {
-  "open rate": "open_rate", "click rate": "click_rate",
-  "conversion rate": "conversion_rate", "unsubscribe rate": "unsubscribe_rate",
-};
-
 function kpiRow(campaign, group, key, kpis) {
   const flags = {};
-  for (const flag of kpis.flags) {
-    const name = Object.keys(FLAGGED).find((prefix) => flag.startsWith(prefix));
-    if (name) flags[FLAGGED[name]] = flag;
-  }
+  for (const flag of kpis.flags) flags[flag.rate] = flag.text;
   const row = el("tr", null, { "data-group": group, "data-key": key });
   row.appendChild(el("td", key));
   for (const [field, , show] of COLUMNS) {
