@@ -106,17 +106,7 @@ fn read_mails(maildir: &Path, seen: &BTreeSet<String>) -> Vec<(String, Mail)> {
         let message = mail_parser::MessageParser::default().parse(&bytes).unwrap();
         let to = message.to().unwrap().first().unwrap().address().unwrap();
         let customer = to.strip_suffix("@example.com").unwrap().to_string();
-        let header: String = message
-            .header_raw("List-Unsubscribe")
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let unsubscribe = header
-            .strip_prefix('<')
-            .and_then(|h| h.split_once('>'))
-            .unwrap()
-            .0
-            .to_string();
+        let unsubscribe = super::one_click_url(&message);
         assert_eq!(
             message.header_raw("List-Unsubscribe-Post").unwrap().trim(),
             "List-Unsubscribe=One-Click"

@@ -140,17 +140,7 @@ fn read_mails(dir: &Path, id_of: &std::collections::BTreeMap<String, String>) ->
             let message = mail_parser::MessageParser::default().parse(&bytes).unwrap();
             let to = message.to().unwrap().first().unwrap().address().unwrap();
             let customer = id_of[to].clone();
-            let header: String = message
-                .header_raw("List-Unsubscribe")
-                .unwrap()
-                .split_whitespace()
-                .collect();
-            let unsubscribe = header
-                .strip_prefix('<')
-                .and_then(|h| h.split_once('>'))
-                .unwrap()
-                .0
-                .to_string();
+            let unsubscribe = super::one_click_url(&message);
             let html = message.body_html(0).unwrap().replace("&#x2f;", "/");
             let attribute = |rest: &str| rest[..rest.find('"').unwrap()].to_string();
             let pixel = attribute(html.split("<img src=\"").nth(1).expect("a pixel"));

@@ -256,6 +256,22 @@ pub fn call(
     }
 }
 
+/// The first URL of a parsed message's `List-Unsubscribe` header (the
+/// one-click one), unfolded.
+pub fn one_click_url(message: &mail_parser::Message<'_>) -> String {
+    let header: String = message
+        .header_raw("List-Unsubscribe")
+        .expect("a List-Unsubscribe header")
+        .split_whitespace()
+        .collect();
+    header
+        .strip_prefix('<')
+        .and_then(|h| h.split_once('>'))
+        .expect("<URL>")
+        .0
+        .to_string()
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
