@@ -250,4 +250,13 @@ mod tests {
         assert_eq!(alike.target.as_deref(), Some("https://t.example.evil/p"));
         assert_eq!(hrefs[2], "https://t.example/u/x");
     }
+
+    #[test]
+    fn html_the_rewriter_cannot_follow_is_an_error_not_a_panic() {
+        // Found by fuzzing: lol_html 2.9 reaches an internal error on this
+        // input (a `debug_assert!` in debug builds; an error in release,
+        // after which the message goes out untracked).
+        let html = String::from_utf8_lossy(include_bytes!("lol_html_internal_error.html"));
+        assert!(links().track_html(&html, SUBJECT).is_err());
+    }
 }
