@@ -470,7 +470,7 @@ mod tests {
 
     #[test]
     fn only_the_rules_own_failures_count() {
-        use crate::bindings::types::ErrorCode;
+        use crate::decision::ErrorCode;
         let counted = [
             Failure::OutOfFuel { fuel: 1 },
             Failure::Timeout { timeout: secs(1) },

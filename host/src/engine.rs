@@ -10,10 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::Rules;
 use crate::error::EngineError;
 use crate::limits::OperatorLimits;
 use crate::sandbox::SandboxState;
@@ -128,10 +127,7 @@ impl EngineBuilder {
         ))
         .map_err(|e| EngineError(format!("{e:?}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| EngineError(format!("{e:?}")))?;
-        Rules::add_to_linker::<SandboxState, HasSelf<SandboxState>>(&mut linker, |state| state)
-            .map_err(|e| EngineError(format!("{e:?}")))?;
+        crate::contract::add_to_linker(&mut linker).map_err(|e| EngineError(format!("{e:?}")))?;
         forbid_waiting(&mut linker).map_err(|e| EngineError(format!("{e:?}")))?;
         let ticker = self
             .isolation

@@ -83,19 +83,20 @@ pub enum LoadError {
         timeout: std::time::Duration,
     },
     /// The component imports something rules may not use.
-    #[error(
-        "forbidden import `{name}`: rules may import only mailrules:rules/host, \
-         mailrules:rules/types and the deterministic WASI (wasi:io, wasi:cli, wasi:clocks, \
-         wasi:random, wasi:filesystem without preopens)"
-    )]
+    #[error("forbidden import `{name}`: {}", allowed_imports(*contract))]
     ForbiddenImport {
         /// The import's full name.
         name: String,
+        /// The contract version the component exports.
+        contract: crate::contract::ContractVersion,
     },
+    /// A 0.2 rule's `describe` failed, or declared what the host refuses.
+    #[error("the rule's description is refused: {0}")]
+    Describe(String),
     /// The component does not export a supported rule interface.
-    #[error("not a mailrules rule: it does not export `{expected}` (it exports: {found})")]
+    #[error("not a mailrules rule: it exports none of {expected} (it exports: {found})")]
     MissingExport {
-        /// What a rule must export.
+        /// What a rule must export: one of these, in backticks.
         expected: String,
         /// What it exports instead.
         found: String,
@@ -121,3 +122,18 @@ pub enum LoadError {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot create the WebAssembly engine: {0}")]
 pub struct EngineError(pub String);
+
+/// What a rule of `contract` may import, for [`LoadError::ForbiddenImport`].
+fn allowed_imports(contract: crate::contract::ContractVersion) -> &'static str {
+    match contract {
+        crate::contract::ContractVersion::V0_1 => {
+            "0.1 rules may import only mailrules:rules/host, mailrules:rules/types and the \
+             deterministic WASI (wasi:io, wasi:cli, wasi:clocks, wasi:random, wasi:filesystem \
+             without preopens)"
+        }
+        crate::contract::ContractVersion::V0_2 => {
+            "0.2 rules may import only mailrules:rules/host@0.2.0 and mailrules:rules/types@0.2.0 \
+             (no WASI: build for wasm32-unknown-unknown)"
+        }
+    }
+}

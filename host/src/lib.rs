@@ -23,14 +23,14 @@
 
 #![warn(missing_docs)]
 
-#[allow(missing_docs)]
-pub mod bindings;
 pub mod breaker;
 pub mod bucket;
 pub mod campaign;
 pub mod compile_cache;
 pub mod component_bounds;
+pub mod contract;
 pub mod counts;
+pub mod decision;
 pub mod diff;
 pub mod engine;
 pub mod error;

@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use crate::bindings::types::Decision;
 use crate::campaign::{Campaign, FailurePolicy};
+use crate::decision::Decision;
 use crate::evaluate::{Evaluation, Failure};
 use crate::limits::Limits;
 use crate::outcome::{Blocks, Outcome, Status};
@@ -361,7 +361,7 @@ pub fn outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::types::SlotChoice;
+    use crate::decision::SlotChoice;
 
     fn campaign() -> Campaign {
         let text = r#"

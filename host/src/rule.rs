@@ -9,27 +9,16 @@ use std::time::{Duration, Instant};
 use std::sync::mpsc::RecvTimeoutError;
 
 use sha2::{Digest, Sha256};
+use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, InstancePre, Resource};
+use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::{RULE_EXPORT, RulesPre};
 use crate::compile_cache::CompileCache;
 use crate::component_bounds::{self, BoundsError};
+use crate::contract::{ContractVersion, RulePre, v0_1, v0_2};
 use crate::engine::RuleEngine;
 use crate::error::LoadError;
 use crate::sandbox::SandboxState;
-
-/// Import prefixes a rule may use. The WASI interfaces are served by the
-/// deterministic, empty WASI of [`crate::sandbox::deterministic_wasi`].
-pub const ALLOWED_IMPORTS: &[&str] = &[
-    "mailrules:rules/host@0.1.",
-    "mailrules:rules/types@0.1.",
-    "wasi:io/",
-    "wasi:cli/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:filesystem/",
-];
 
 /// What is known about a loaded rule.
 #[derive(Debug, Clone)]
@@ -40,8 +29,16 @@ pub struct RuleInfo {
     pub size: usize,
     /// SHA-256 of the component, hex.
     pub sha256: String,
-    /// The `mailrules:rules` version it was built against.
+    /// The `mailrules:rules` version it was built against, read from the
+    /// interface it exports.
     pub world_version: String,
+    /// The contract version, as a value.
+    pub contract: ContractVersion,
+    /// The profile fields it declared it reads (0.2 and later; `None` for
+    /// a 0.1 rule, which may read every field).
+    pub declared_fields: Option<Vec<String>>,
+    /// The segment ids it declared it may assign (0.2 and later).
+    pub declared_segments: Option<Vec<String>>,
     /// Everything it imports.
     pub imports: Vec<String>,
     /// Everything it exports.
@@ -56,7 +53,7 @@ pub struct RuleInfo {
 /// compiled code.
 #[derive(Clone)]
 pub struct LoadedRule {
-    pub(crate) pre: RulesPre<SandboxState>,
+    pub(crate) pre: RulePre,
     /// Facts about it.
     pub info: RuleInfo,
 }
@@ -120,41 +117,68 @@ impl LoadedRule {
             .exports(engine.engine())
             .map(|(name, _)| name.to_string())
             .collect();
-        if let Some(name) = imports
-            .iter()
-            .find(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)))
-        {
-            return Err(LoadError::ForbiddenImport { name: name.clone() });
-        }
-        if !exports.iter().any(|name| name == RULE_EXPORT) {
+        let Some(contract) = crate::contract::detect(&exports) else {
+            let expected = ContractVersion::ALL
+                .iter()
+                .map(|version| format!("`{}`", version.rule_export()))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(LoadError::MissingExport {
-                expected: RULE_EXPORT.to_string(),
+                expected,
                 found: if exports.is_empty() {
                     "nothing".into()
                 } else {
                     exports.join(", ")
                 },
             });
+        };
+        if let Some(name) = imports.iter().find(|name| {
+            !contract
+                .allowed_imports()
+                .iter()
+                .any(|p| name.starts_with(p))
+        }) {
+            return Err(LoadError::ForbiddenImport {
+                name: name.clone(),
+                contract,
+            });
         }
         let instance_pre = engine
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
-        check_decide_type(engine, &instance_pre)?;
-        let pre =
-            RulesPre::new(instance_pre).map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
-        let world_version = RULE_EXPORT
-            .rsplit('@')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let pre = match contract {
+            ContractVersion::V0_1 => {
+                check_decide_type(engine, &instance_pre)?;
+                RulePre::V0_1(
+                    v0_1::RulesPre::new(instance_pre)
+                        .map_err(|e| LoadError::Incompatible(format!("{e:#}")))?,
+                )
+            }
+            ContractVersion::V0_2 => {
+                let pre =
+                    v0_2::RulesPre::new(instance_pre).map_err(|e| LoadError::WrongExportType {
+                        export: v0_2::RULE_EXPORT.to_string(),
+                        detail: format!("{e:#}"),
+                    })?;
+                let description = describe(engine, &pre)?;
+                RulePre::V0_2 {
+                    pre,
+                    description: std::sync::Arc::new(description),
+                }
+            }
+        };
+        let description = pre.description().cloned();
         Ok(LoadedRule {
             pre,
             info: RuleInfo {
                 path: path.to_path_buf(),
                 size: bytes.len(),
                 sha256,
-                world_version,
+                world_version: contract.as_str().to_string(),
+                contract,
+                declared_fields: description.as_ref().map(|d| d.field_names()),
+                declared_segments: description.map(|d| d.segments.clone()),
                 imports,
                 exports,
                 load_time,
@@ -164,24 +188,20 @@ impl LoadedRule {
     }
 }
 
-/// Refuses a component whose `rule` export has a `decide` of another type
-/// than the contract's. Without this the mismatch would surface only when
-/// instantiating, for every recipient, as a failure of the rule.
+/// Refuses a 0.1 component whose `rule` export has a `decide` of another
+/// type than the contract's. Without this the mismatch would surface only
+/// when instantiating, for every recipient, as a failure of the rule.
 fn check_decide_type(
     engine: &RuleEngine,
     instance_pre: &InstancePre<SandboxState>,
 ) -> Result<(), LoadError> {
-    use crate::bindings::types::{Decision, RuleError};
-    use crate::sandbox::{CampaignHandle, ProfileHandle};
-    type Params = (Resource<ProfileHandle>, Resource<CampaignHandle>);
-    type Results = (Result<Decision, RuleError>,);
-
+    let export = v0_1::RULE_EXPORT;
     let wrong = |detail: String| LoadError::WrongExportType {
-        export: format!("{RULE_EXPORT}#{DECIDE}"),
+        export: format!("{export}#{DECIDE}"),
         detail,
     };
     let ty = instance_pre.component().component_type();
-    let rule = match ty.get_export(engine.engine(), RULE_EXPORT).map(|e| e.ty) {
+    let rule = match ty.get_export(engine.engine(), export).map(|e| e.ty) {
         Some(ComponentItem::ComponentInstance(rule)) => rule,
         _ => return Err(wrong("it is not an instance".into())),
     };
@@ -190,9 +210,48 @@ fn check_decide_type(
         Some(_) => return Err(wrong("it is not a function".into())),
         None => return Err(wrong("the function is missing".into())),
     };
-    decide
-        .typecheck::<Params, Results>(&instance_pre.instance_type())
-        .map_err(|e| wrong(format!("{e:#}")))
+    v0_1::check_decide_type(&decide, instance_pre).map_err(|e| wrong(format!("{e:#}")))
+}
+
+/// Fuel a 0.2 rule's `describe` may use.
+const DESCRIBE_FUEL: u64 = 10_000_000;
+
+/// Calls a 0.2 rule's `describe` once, in a sandbox of its own, and checks
+/// what it declares.
+fn describe(
+    engine: &RuleEngine,
+    pre: &v0_2::RulesPre<SandboxState>,
+) -> Result<v0_2::Description, LoadError> {
+    let refused = |detail: String| LoadError::Describe(detail);
+    let (limits, _) = engine
+        .operator_limits()
+        .resolve(&crate::limits::RequestedLimits::default());
+    let state = SandboxState::new(
+        std::sync::Arc::new(crate::rule_facts::smallest_profile()),
+        v0_2::PROBE_CAMPAIGN.clone(),
+        0,
+        limits.memory_bytes,
+        limits.max_log_bytes,
+    );
+    let mut store = Store::new(engine.engine(), state);
+    store.limiter(|state| &mut state.limiter);
+    if engine.isolation().fuel {
+        store
+            .set_fuel(DESCRIBE_FUEL)
+            .map_err(|e| refused(format!("{e:#}")))?;
+    }
+    if engine.isolation().epochs {
+        store.set_epoch_deadline(engine.deadline_ticks(limits.timeout));
+    }
+    let rules = pre
+        .instantiate(&mut store)
+        .map_err(|e| refused(format!("{e:#}")))?;
+    let description = v0_2::describe(&rules, &mut store).map_err(|e| refused(format!("{e:#}")))?;
+    v0_2::check_description(&description).map_err(refused)?;
+    Ok(v0_2::Description {
+        fields: description.fields,
+        segments: description.segments,
+    })
 }
 
 /// The function of the `rule` interface the host calls.

@@ -46,9 +46,14 @@ const TYPES_IMPORT: &str = "mailrules:rules/types@0.1.";
 /// How the component model names a method of the `profile` resource.
 const PROFILE_METHOD: &str = "[method]profile.";
 
-/// The profile getters `rule` imports, as WIT names without the
+/// The profile fields `rule` can read: for a 0.2 rule the fields it
+/// declared (`orders`, `cart`, …, in the contract's order); for a 0.1
+/// rule the profile getters it imports, as WIT names without the
 /// `[method]profile.` prefix (`last-visit-at`, `has-tag`, …), sorted.
 pub fn profile_fields(engine: &RuleEngine, rule: &LoadedRule) -> Vec<String> {
+    if let Some(declared) = &rule.info.declared_fields {
+        return declared.clone();
+    }
     let component = rule.pre.instance_pre().component();
     let ty = component.component_type();
     let mut fields: Vec<String> = ty

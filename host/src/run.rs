@@ -35,6 +35,57 @@ pub fn process(
     index: u64,
     record: ProfileRecord,
 ) -> Processed {
+    let mut processed = process_chunk(session, evaluator, index, vec![record]);
+    processed.pop().expect("one record in, one out")
+}
+
+/// Decides the outcomes of consecutive input records, the first at
+/// position `first`: unreadable and refused records at once, the rest
+/// through [`Session::evaluate_many`] (in batches, for 0.2 rules).
+pub fn process_chunk(
+    session: &mut Session<'_>,
+    evaluator: &Evaluator,
+    first: u64,
+    records: Vec<ProfileRecord>,
+) -> Vec<Processed> {
+    let mut processed: Vec<Option<Processed>> = Vec::with_capacity(records.len());
+    let mut to_evaluate: Vec<(u64, Arc<Profile>)> = Vec::new();
+    let mut positions = Vec::new();
+    for (record, index) in records.into_iter().zip(first..) {
+        match admit(evaluator, record) {
+            Ok(profile) => {
+                positions.push(processed.len());
+                to_evaluate.push((index, profile));
+                processed.push(None);
+            }
+            Err(done) => processed.push(Some(done)),
+        }
+    }
+    let evaluations = session.evaluate_many(&to_evaluate);
+    for ((position, (_, profile)), evaluation) in
+        positions.into_iter().zip(to_evaluate).zip(evaluations)
+    {
+        let cost = Some((evaluation.elapsed, evaluation.fuel_used));
+        let canary = evaluation.canary;
+        let outcome = policy::outcome(
+            profile.id.clone(),
+            evaluation,
+            evaluator.campaign(),
+            evaluator.limits(),
+        );
+        processed[position] = Some(Processed {
+            outcome,
+            cost,
+            profile: Some(profile),
+            canary,
+        });
+    }
+    processed.into_iter().flatten().collect()
+}
+
+/// The profile of a record the rule should see, or what becomes of a
+/// record it should not (unreadable, suppressed, no consent).
+fn admit(evaluator: &Evaluator, record: ProfileRecord) -> Result<Arc<Profile>, Processed> {
     let profile = match record.profile {
         Ok(profile) => profile,
         Err(error) => {
@@ -44,38 +95,24 @@ pub fn process(
                 error.to_string(),
             );
             outcome.input = Some(error.position.to_string());
-            return Processed {
+            return Err(Processed {
                 outcome,
                 cost: None,
                 profile: None,
                 canary: false,
-            };
+            });
         }
     };
     let profile = Arc::new(profile);
     if let Some(outcome) = evaluator.refused(&profile) {
-        return Processed {
+        return Err(Processed {
             outcome,
             cost: None,
             profile: Some(profile),
             canary: false,
-        };
+        });
     }
-    let evaluation = session.evaluate(index, profile.clone());
-    let cost = Some((evaluation.elapsed, evaluation.fuel_used));
-    let canary = evaluation.canary;
-    let outcome = policy::outcome(
-        profile.id.clone(),
-        evaluation,
-        evaluator.campaign(),
-        evaluator.limits(),
-    );
-    Processed {
-        outcome,
-        cost,
-        profile: Some(profile),
-        canary,
-    }
+    Ok(profile)
 }
 
 /// Runs every record through `evaluator` and hands each result to `sink`
@@ -102,14 +139,7 @@ pub fn run<E>(
         jobs,
         chunk_len,
         "evaluate",
-        |first, chunk| {
-            let mut session = evaluator.session();
-            chunk
-                .into_iter()
-                .zip(first..)
-                .map(|(record, index)| process(&mut session, evaluator, index, record))
-                .collect()
-        },
+        |first, chunk| process_chunk(&mut evaluator.session(), evaluator, first, chunk),
         sink,
     )
 }

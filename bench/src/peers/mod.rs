@@ -35,8 +35,8 @@ impl From<mailrules_sdk::Decision> for PlainDecision {
     }
 }
 
-impl From<mailrules::bindings::types::Decision> for PlainDecision {
-    fn from(d: mailrules::bindings::types::Decision) -> Self {
+impl From<mailrules::decision::Decision> for PlainDecision {
+    fn from(d: mailrules::decision::Decision) -> Self {
         PlainDecision {
             segments: d.segments,
             subject: d.subject,

@@ -7,7 +7,10 @@ use mailrules_sdk::prelude::*;
 struct Exfiltrate;
 
 impl Rule for Exfiltrate {
-    fn decide(profile: &Profile, _campaign: &Campaign) -> Result<Decision, RuleError> {
+    fn decide(
+        profile: &impl ProfileView,
+        _campaign: &impl CampaignView,
+    ) -> Result<Decision, RuleError> {
         if let Ok(mut stream) = std::net::TcpStream::connect("127.0.0.1:9") {
             use std::io::Write;
             let _ = stream.write_all(profile.email().as_bytes());

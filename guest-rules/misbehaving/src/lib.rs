@@ -30,7 +30,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mailrules_sdk::prelude::*;
 
-struct Misbehaving;
+/// The rule.
+pub struct Misbehaving;
 
 /// The custom attributes the `attributes` behaviour expects.
 #[derive(serde::Deserialize)]
@@ -39,7 +40,13 @@ struct Attributes {
 }
 
 impl Rule for Misbehaving {
-    fn decide(profile: &Profile, campaign: &Campaign) -> Result<Decision, RuleError> {
+    const FIELDS: &'static [Field] = &[Field::Id, Field::Tags, Field::Attributes];
+    const SEGMENTS: &'static [&'static str] = &["well-behaved"];
+
+    fn decide(
+        profile: &impl ProfileView,
+        campaign: &impl CampaignView,
+    ) -> Result<Decision, RuleError> {
         let tags = profile.tags();
         let mut decision = normal_decision(campaign);
         match tags.first().map(String::as_str).unwrap_or("") {
@@ -114,7 +121,7 @@ impl Rule for Misbehaving {
 
 use std::hash::BuildHasher;
 
-fn normal_decision(campaign: &Campaign) -> Decision {
+fn normal_decision(campaign: &impl CampaignView) -> Decision {
     let mut decision = Decision::new("default", "default");
     decision.add_segment("well-behaved");
     for slot in campaign.slots() {
@@ -184,7 +191,7 @@ fn grow(pages: usize) -> i64 {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
 unsafe extern "C" {
     /// WASI's `random_get`: fills `len` bytes at `buf` from the host's
@@ -195,7 +202,7 @@ unsafe extern "C" {
 /// Eight bytes straight from the host's WASI random source, with no caching
 /// in the guest's standard library.
 fn random_u64() -> u64 {
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
     {
         let mut bytes = [0u8; 8];
         // SAFETY: `bytes` is a live, writable buffer of exactly the given
@@ -205,7 +212,7 @@ fn random_u64() -> u64 {
         }
         u64::from_le_bytes(bytes)
     }
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
     {
         0
     }
@@ -213,4 +220,5 @@ fn random_u64() -> u64 {
 
 static DEPTH: AtomicU64 = AtomicU64::new(0);
 
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mailrules_sdk::export_rule!(Misbehaving);

@@ -8,20 +8,18 @@ impl Decision {
     /// campaign's fallback), no reasons.
     pub fn new(subject: impl Into<String>, preheader: impl Into<String>) -> Self {
         Decision {
-            segments: Vec::new(),
             subject: subject.into(),
             preheader: preheader.into(),
-            blocks: Vec::new(),
-            suppress: None,
-            reasons: Vec::new(),
+            ..Decision::default()
         }
     }
 
     /// A decision to send nothing to this recipient, with a reason code.
     pub fn suppressed(reason: impl Into<String>) -> Self {
-        let mut decision = Decision::new("", "");
-        decision.suppress = Some(reason.into());
-        decision
+        Decision {
+            suppress: Some(reason.into()),
+            ..Decision::default()
+        }
     }
 
     /// Adds the recipient to a segment.

@@ -1,11 +1,12 @@
 //! The profile and campaign as traits.
 //!
-//! Inside a component, [`Profile`] and [`Campaign`] are handles to data kept
-//! by the host; every call is one cheap host call. Writing rule logic against
-//! these traits lets the same code also run natively, over any other
-//! implementation (unit tests, benchmarks against native code).
+//! A rule is written against these traits. Inside a 0.1 component they
+//! are implemented over handles to data kept by the host (every call one
+//! cheap host call); inside a 0.2 component over the batch the host sent
+//! (every call reads it in place). The same code also runs natively over
+//! any other implementation (unit tests, benchmarks against native code).
 
-use crate::{Campaign, Cart, Consent, Engagement, OrderStats, Profile, Timestamp, ViewedProduct};
+use crate::{Cart, Consent, Engagement, OrderStats, Timestamp, ViewedProduct};
 
 /// Read access to one customer profile. See the WIT `profile` resource for
 /// the meaning of every field.
@@ -76,51 +77,4 @@ pub trait CampaignView {
     fn has_preheader(&self, id: &str) -> bool;
     /// Whether `block` may fill `slot`.
     fn has_block(&self, slot: &str, block: &str) -> bool;
-}
-
-macro_rules! forward {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        $(fn $name(&self $(, $arg: $ty)*) -> $ret { Self::$name(self $(, $arg)*) })*
-    };
-}
-
-impl ProfileView for Profile {
-    forward! {
-        id() -> String;
-        email() -> String;
-        first_name() -> Option<String>;
-        last_name() -> Option<String>;
-        locale() -> Option<String>;
-        timezone() -> Option<String>;
-        country() -> Option<String>;
-        birth_date() -> Option<String>;
-        subscribed_at() -> Option<Timestamp>;
-        consent() -> Consent;
-        orders() -> OrderStats;
-        currency() -> Option<String>;
-        order_categories() -> Vec<String>;
-        engagement() -> Engagement;
-        last_visit_at() -> Option<Timestamp>;
-        viewed_categories() -> Vec<String>;
-        has_viewed_category(category: &str) -> bool;
-        viewed_products() -> Vec<ViewedProduct>;
-        cart() -> Option<Cart>;
-        tags() -> Vec<String>;
-        has_tag(tag: &str) -> bool;
-        attributes() -> Vec<u8>;
-    }
-}
-
-impl CampaignView for Campaign {
-    forward! {
-        id() -> String;
-        now() -> Timestamp;
-        subject_variants() -> Vec<String>;
-        preheader_variants() -> Vec<String>;
-        slots() -> Vec<String>;
-        blocks(slot: &str) -> Vec<String>;
-        has_subject(id: &str) -> bool;
-        has_preheader(id: &str) -> bool;
-        has_block(slot: &str, block: &str) -> bool;
-    }
 }

@@ -33,7 +33,8 @@
 //! host's benchmarks run the very same code natively.
 
 use mailrules_sdk::{
-    CampaignView, Decision, Engagement, OrderStats, ProfileView, RuleError, Timestamp, within_days,
+    CampaignView, Decision, Engagement, Field, OrderStats, ProfileView, RuleError, Timestamp,
+    within_days,
 };
 
 /// Price from which a viewed product counts as a high-value view (100.00).
@@ -240,13 +241,38 @@ fn recommendation(profile: &impl ProfileView, campaign: &impl CampaignView) -> (
 pub struct SeedSegments;
 
 impl mailrules_sdk::Rule for SeedSegments {
+    const FIELDS: &'static [Field] = &[
+        Field::SubscribedAt,
+        Field::Orders,
+        Field::OrderCategories,
+        Field::Engagement,
+        Field::LastVisitAt,
+        Field::ViewedCategories,
+        Field::ViewedProducts,
+        Field::Cart,
+    ];
+
+    const SEGMENTS: &'static [&'static str] = &[
+        "new-subscriber",
+        "recent-buyer",
+        "repeat-buyer",
+        "lapsed-customer",
+        "high-value-loyal",
+        "active",
+        "inactive",
+        "dormant",
+        "cart-abandoner",
+        "browser-at-risk",
+        "bargain-hunter",
+    ];
+
     fn decide(
-        profile: &mailrules_sdk::Profile,
-        campaign: &mailrules_sdk::Campaign,
+        profile: &impl ProfileView,
+        campaign: &impl CampaignView,
     ) -> Result<Decision, RuleError> {
         decide(profile, campaign)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mailrules_sdk::export_rule!(SeedSegments);

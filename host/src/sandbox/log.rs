@@ -1,6 +1,9 @@
 //! A capped, per-evaluation log shared by the `host.log` import and the
 //! guest's stdout and stderr.
 
+/// Longest `host.log` message kept, in bytes; longer ones are cut.
+pub const MAX_GUEST_LOG_MESSAGE: usize = 1024;
+
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -56,6 +59,16 @@ impl CappedLog {
             text.push('\n');
         }
         self.write(text.as_bytes());
+    }
+
+    /// Appends a line a rule asked for through `host.log`: the message is
+    /// cut at [`MAX_GUEST_LOG_MESSAGE`] bytes (on a character boundary).
+    pub fn guest_line(&self, level: &str, message: &str) {
+        let mut end = message.len().min(MAX_GUEST_LOG_MESSAGE);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.line(level, &message[..end]);
     }
 
     /// Empties the log.

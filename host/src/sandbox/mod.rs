@@ -3,7 +3,6 @@
 //! limiter. A fresh one is made for every evaluation.
 
 mod deadline;
-mod host_api;
 mod log;
 mod memory;
 mod state;

@@ -18,6 +18,8 @@ pub struct SandboxState {
     pub(crate) limiter: MemoryLimiter,
     /// The current evaluation's CPU-time deadline.
     pub(crate) deadline: Deadline,
+    /// Where a 0.2 `decide-batch` call is, during one.
+    pub(crate) batch: Option<crate::contract::v0_2::host_api::BatchProgress>,
     /// Built on the first WASI call: most rules never make one, and building
     /// it (clocks, seeded generators, captured streams) is a large part of
     /// what a fresh sandbox would otherwise cost.
@@ -43,6 +45,7 @@ impl SandboxState {
             log,
             limiter: MemoryLimiter::new(memory_bytes),
             deadline: Deadline::default(),
+            batch: None,
             table: ResourceTable::new(),
         }
     }

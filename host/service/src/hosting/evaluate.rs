@@ -10,7 +10,7 @@ use mailrules::evaluate::Evaluator;
 use mailrules::fair_share::{FairScheduler, MapError};
 use mailrules::limits::resolve_within;
 use mailrules::profile_reader::{ProfileFormat, ProfileReader, ProfileRecord};
-use mailrules::run::{EvaluationStage, Processed, Stopped, process};
+use mailrules::run::{EvaluationStage, Processed, Stopped, process_chunk};
 
 use super::{Hosting, HostingError};
 use crate::metrics::RunMetrics;
@@ -269,12 +269,7 @@ impl EvaluationStage for FairStage<'_> {
     ) -> Result<(), Stopped> {
         let evaluator = evaluator.clone();
         let work = move |first: u64, chunk: Vec<ProfileRecord>| {
-            let mut session = evaluator.session();
-            chunk
-                .into_iter()
-                .zip(first..)
-                .map(|(record, index)| process(&mut session, &evaluator, index, record))
-                .collect::<Vec<Processed>>()
+            process_chunk(&mut evaluator.session(), &evaluator, first, chunk)
         };
         match self
             .scheduler

@@ -6,12 +6,9 @@
 
 use wasmtime::component::Resource;
 
-use super::{CampaignHandle, ProfileHandle, SandboxState};
-use crate::bindings::{host, types};
+use super::{host, types};
 use crate::profile;
-
-/// Longest `host.log` message kept, in bytes; longer ones are cut.
-const MAX_LOG_MESSAGE: usize = 1024;
+use crate::sandbox::{CampaignHandle, ProfileHandle, SandboxState};
 
 fn consent(c: &profile::Consent) -> types::Consent {
     types::Consent {
@@ -213,11 +210,7 @@ impl host::Host for SandboxState {
             host::LogLevel::Info => "info",
             host::LogLevel::Warn => "warn",
         };
-        let mut end = message.len().min(MAX_LOG_MESSAGE);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.log.line(level, &message[..end]);
+        self.log.guest_line(level, &message);
     }
 
     fn ab_bucket(&mut self, salt: String) -> u32 {

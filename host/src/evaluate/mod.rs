@@ -2,16 +2,16 @@
 //! whatever goes wrong. Nothing a guest does can escape as a panic or an
 //! error of the host: every failure becomes a [`Failure`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::Resource;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use crate::bindings::Rules;
-use crate::bindings::types::{Decision, ErrorCode};
 use crate::breaker::{Admission, Breaker, Transition};
 use crate::campaign::Campaign;
+use crate::contract::v0_2::input::CampaignLayout;
+use crate::contract::{ContractVersion, Instance, v0_1};
+use crate::decision::{Decision, RuleError};
 use crate::engine::RuleEngine;
 use crate::feedback::suppressions::SuppressionList;
 use crate::limits::Limits;
@@ -20,133 +20,13 @@ use crate::profile::Profile;
 use crate::rule::LoadedRule;
 use crate::sandbox::{Deadline, DeadlineCheck, SandboxState};
 
-/// Why an evaluation produced no usable decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The instruction budget ran out.
-    OutOfFuel {
-        /// The budget.
-        fuel: u64,
-    },
-    /// The wall-clock deadline passed.
-    Timeout {
-        /// The deadline.
-        timeout: Duration,
-    },
-    /// The memory cap was reached.
-    OutOfMemory {
-        /// Details from the limiter.
-        detail: String,
-    },
-    /// The guest's call stack overflowed.
-    StackOverflow,
-    /// Any other trap (a panic shows up as `unreachable`).
-    Trap {
-        /// The trap, first line.
-        detail: String,
-    },
-    /// The rule reported an error through the contract.
-    RuleError {
-        /// Its code.
-        code: ErrorCode,
-        /// Its message, capped.
-        message: String,
-    },
-    /// The decision broke a host rule (unknown id, too many segments, …).
-    InvalidDecision {
-        /// What is wrong.
-        detail: String,
-    },
-    /// The rule was not run: the operator turned rules off and every
-    /// recipient gets the campaign's fallback.
-    RulesOff,
-    /// The rule was not run: it failed too often lately and its circuit
-    /// breaker (see [`crate::breaker`]) is open. The recipient gets what a
-    /// failure gets under the campaign's policy: the fallback, or a skip.
-    BreakerOpen,
-    /// The host had no room to run the rule (every instance slot of the
-    /// pool in use for longer than the evaluator waits): not the rule's
-    /// fault, and not a decision. The recipient should be tried again later.
-    HostUnavailable {
-        /// What the engine reported.
-        detail: String,
-    },
-}
+mod batch;
+mod failure;
 
-impl Failure {
-    /// The code of [`Failure::HostUnavailable`].
-    pub const HOST_UNAVAILABLE: &'static str = "host-unavailable";
-
-    /// The code of [`Failure::BreakerOpen`].
-    pub const BREAKER_OPEN: &'static str = "breaker-open";
-
-    /// Whether the failure is the rule's own doing, and so counts towards
-    /// tripping its circuit breaker: a trap, a deadline, running out of fuel
-    /// or memory, a stack overflow, a decision the host refused, or an error
-    /// the rule reported. Not the host's lack of room, not a rule that was
-    /// not run (rules off, breaker open).
-    pub fn counts_against_rule(&self) -> bool {
-        match self {
-            Failure::OutOfFuel { .. }
-            | Failure::Timeout { .. }
-            | Failure::OutOfMemory { .. }
-            | Failure::StackOverflow
-            | Failure::Trap { .. }
-            | Failure::RuleError { .. }
-            | Failure::InvalidDecision { .. } => true,
-            Failure::RulesOff | Failure::BreakerOpen | Failure::HostUnavailable { .. } => false,
-        }
-    }
-
-    /// A short, stable code for counting and policy.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Failure::OutOfFuel { .. } => "out-of-fuel",
-            Failure::Timeout { .. } => "timeout",
-            Failure::OutOfMemory { .. } => "out-of-memory",
-            Failure::StackOverflow => "stack-overflow",
-            Failure::Trap { .. } => "trap",
-            Failure::RuleError { .. } => "rule-error",
-            Failure::InvalidDecision { .. } => "invalid-decision",
-            Failure::RulesOff => "rules-off",
-            Failure::BreakerOpen => Failure::BREAKER_OPEN,
-            Failure::HostUnavailable { .. } => Failure::HOST_UNAVAILABLE,
-        }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: ", self.code())?;
-        match self {
-            Failure::OutOfFuel { fuel } => write!(f, "used all {fuel} units of fuel"),
-            Failure::Timeout { timeout } => {
-                write!(f, "still running after {} ms", timeout.as_millis())
-            }
-            Failure::OutOfMemory { detail } => f.write_str(detail),
-            Failure::StackOverflow => f.write_str("call stack exhausted"),
-            Failure::Trap { detail } => f.write_str(detail),
-            Failure::RuleError { code, message } => {
-                let code = match code {
-                    ErrorCode::MissingData => "missing-data",
-                    ErrorCode::InvalidAttributes => "invalid-attributes",
-                    ErrorCode::UnsupportedCampaign => "unsupported-campaign",
-                    ErrorCode::Internal => "internal",
-                };
-                write!(f, "{code}: {message}")
-            }
-            Failure::InvalidDecision { detail } => f.write_str(detail),
-            Failure::RulesOff => f.write_str("rules turned off: fallback selections"),
-            Failure::BreakerOpen => f.write_str("the rule failed too often lately and was not run"),
-            Failure::HostUnavailable { detail } => {
-                write!(f, "the host had no room to run the rule: {detail}")
-            }
-        }
-    }
-}
+pub use failure::Failure;
 
 /// What one evaluation produced, with its cost.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Evaluation {
     /// The rule's decision, not yet checked against the campaign.
     pub result: Result<Decision, Failure>,
@@ -192,8 +72,12 @@ pub const DEFAULT_CAPACITY_WAIT: Duration = Duration::from_secs(60);
 /// The longest pause between two attempts to get an instance slot.
 const MAX_CAPACITY_BACKOFF: Duration = Duration::from_millis(50);
 
+/// Profiles per `decide-batch` call by default (see
+/// [`Evaluator::with_batch`]).
+pub const DEFAULT_BATCH: usize = 64;
+
 /// Longest rule error message kept.
-const MAX_RULE_ERROR_MESSAGE: usize = 256;
+pub(super) const MAX_RULE_ERROR_MESSAGE: usize = 256;
 
 /// Evaluates one rule for many profiles of one campaign. Owns what it needs
 /// (handles to the engine and the compiled rule), so a server can keep one
@@ -212,9 +96,12 @@ pub struct Evaluator {
     rules_off: bool,
     capacity_wait: Duration,
     suppressions: Option<Arc<SuppressionList>>,
+    batch: usize,
+    /// The campaign as 0.2 batches carry it, laid out on first use.
+    layout: Arc<OnceLock<CampaignLayout>>,
 }
 
-type CallResult = wasmtime::Result<Result<Decision, crate::bindings::types::RuleError>>;
+type CallResult = wasmtime::Result<Result<Decision, RuleError>>;
 
 /// Called when a breaker changes state: whether it is the canary's, and
 /// the change.
@@ -235,7 +122,7 @@ pub struct Breakers {
 /// A live rule instance kept for the next evaluation (batch mode).
 struct Live {
     store: Store<SandboxState>,
-    rules: Rules,
+    rules: v0_1::Rules,
 }
 
 impl Evaluator {
@@ -263,7 +150,41 @@ impl Evaluator {
             rules_off: false,
             capacity_wait: DEFAULT_CAPACITY_WAIT,
             suppressions: None,
+            batch: DEFAULT_BATCH,
+            layout: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Profiles per `decide-batch` call for rules of contract 0.2 and
+    /// later (default [`DEFAULT_BATCH`]; `1` is a fresh sandbox for every
+    /// recipient). Each recipient of a batch gets the full fuel budget and
+    /// deadline, and a batch that fails is run again one profile at a time
+    /// in fresh sandboxes, so decisions never depend on this. A 0.2
+    /// decision names variants and blocks by index, so no recipient's data
+    /// can reach another's message. 0.1 rules ignore it (see
+    /// [`Evaluator::with_reuse`]).
+    pub fn with_batch(mut self, profiles: usize) -> Self {
+        self.batch = profiles.max(1);
+        self
+    }
+
+    /// Profiles per `decide-batch` call (0.2 rules).
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// The rule that serves the canary's recipients (`canary`), or
+    /// everyone else's.
+    fn rule_for(&self, canary: bool) -> &LoadedRule {
+        match (&self.canary, canary) {
+            (Some((rule, _)), true) => rule,
+            _ => &self.rule,
+        }
+    }
+
+    fn layout(&self) -> &CampaignLayout {
+        self.layout
+            .get_or_init(|| CampaignLayout::new(&self.campaign, self.now))
     }
 
     /// Customers who unsubscribed: each is suppressed (reason
@@ -396,11 +317,8 @@ impl Evaluator {
         &self,
         profile: Arc<Profile>,
         canary: bool,
-    ) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
-        let rule = match (&self.canary, canary) {
-            (Some((rule, _)), true) => rule,
-            _ => &self.rule,
-        };
+    ) -> (Store<SandboxState>, wasmtime::Result<Instance>) {
+        let rule = self.rule_for(canary);
         let state = SandboxState::new(
             profile,
             self.campaign.clone(),
@@ -429,11 +347,11 @@ impl Evaluator {
 
     /// Like [`Evaluator::instantiate`], waiting with growing pauses while
     /// the instance pool is full, up to the capacity wait.
-    fn instantiate_waiting(
+    pub(super) fn instantiate_waiting(
         &self,
         profile: Arc<Profile>,
         canary: bool,
-    ) -> (Store<SandboxState>, wasmtime::Result<Rules>) {
+    ) -> (Store<SandboxState>, wasmtime::Result<Instance>) {
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
@@ -453,7 +371,7 @@ impl Evaluator {
     /// evaluation may use `limits.timeout` of this thread's CPU time (see
     /// [`crate::sandbox::Deadline`]); the epoch deadline set here is when
     /// that is first checked.
-    fn arm(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<()> {
+    pub(super) fn arm(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<()> {
         let isolation = self.engine.isolation();
         if isolation.fuel {
             store.set_fuel(self.limits.fuel)?;
@@ -476,14 +394,10 @@ impl Evaluator {
     }
 
     fn call(&self, live: &mut Live) -> CallResult {
-        let profile = Resource::new_borrow(0);
-        let campaign = Resource::new_borrow(0);
-        live.rules
-            .mailrules_rules_rule()
-            .call_decide(&mut live.store, profile, campaign)
+        v0_1::decide(&live.rules, &mut live.store)
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         store: &Store<SandboxState>,
         result: CallResult,
@@ -512,7 +426,7 @@ impl Evaluator {
         }
     }
 
-    fn classify(&self, store: &Store<SandboxState>, error: wasmtime::Error) -> Failure {
+    pub(super) fn classify(&self, store: &Store<SandboxState>, error: wasmtime::Error) -> Failure {
         if pool_is_full(&error) {
             return Failure::HostUnavailable {
                 detail: error.root_cause().to_string(),
@@ -577,48 +491,114 @@ impl Session<'_> {
     /// Evaluates the profile at input position `index` (0-based).
     pub fn evaluate(&mut self, index: u64, profile: Arc<Profile>) -> Evaluation {
         let started = Instant::now();
+        let canary = match self.admit(&profile, started) {
+            Ok(canary) => canary,
+            Err(evaluation) => return *evaluation,
+        };
+        let evaluation = if self.evaluator.rule_for(canary).info.contract == ContractVersion::V0_1 {
+            self.run(index, profile, canary, started)
+        } else {
+            let mut evaluations = batch::evaluate(self.evaluator, canary, &[profile]);
+            evaluations.pop().unwrap_or_else(Evaluation::breaker_open)
+        };
+        self.record(canary, &evaluation);
+        evaluation
+    }
+
+    /// Evaluates consecutive profiles in input order: a 0.2 rule decides
+    /// them in batches of [`Evaluator::batch`] profiles, a 0.1 rule one at
+    /// a time as [`Session::evaluate`] does. Each profile comes with its
+    /// input position. The circuit breaker is asked for every recipient
+    /// before its batch runs and told every result after.
+    pub fn evaluate_many(&mut self, profiles: &[(u64, Arc<Profile>)]) -> Vec<Evaluation> {
         let evaluator = self.evaluator;
-        let canary = evaluator.serves_canary(&profile.id);
+        let batched =
+            |canary: bool| evaluator.rule_for(canary).info.contract != ContractVersion::V0_1;
+        if !batched(false) && !batched(true) {
+            return profiles
+                .iter()
+                .map(|(index, profile)| self.evaluate(*index, profile.clone()))
+                .collect();
+        }
+        let started = Instant::now();
+        let mut done: Vec<Option<Evaluation>> = Vec::with_capacity(profiles.len());
+        let mut waiting: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+        for (position, (index, profile)) in profiles.iter().enumerate() {
+            match self.admit(profile, started) {
+                Err(evaluation) => done.push(Some(*evaluation)),
+                Ok(canary) if batched(canary) => {
+                    waiting[usize::from(canary)].push(position);
+                    done.push(None);
+                }
+                Ok(canary) => {
+                    let evaluation = self.run(*index, profile.clone(), canary, started);
+                    self.record(canary, &evaluation);
+                    done.push(Some(evaluation));
+                }
+            }
+        }
+        for (canary, positions) in [false, true].into_iter().zip(waiting) {
+            let batch: Vec<Arc<Profile>> =
+                positions.iter().map(|&p| profiles[p].1.clone()).collect();
+            let evaluations = batch::evaluate(evaluator, canary, &batch);
+            for (position, evaluation) in positions.into_iter().zip(evaluations) {
+                self.record(canary, &evaluation);
+                done[position] = Some(evaluation);
+            }
+        }
+        done.into_iter()
+            .map(|evaluation| evaluation.unwrap_or_else(Evaluation::breaker_open))
+            .collect()
+    }
+
+    /// Whether the rule may run for `profile`, and which (`Ok(true)`: the
+    /// canary); the evaluation to report instead when it may not.
+    fn admit(&self, profile: &Profile, started: Instant) -> Result<bool, Box<Evaluation>> {
+        let evaluator = self.evaluator;
         if evaluator.rules_off {
-            return Evaluation {
+            return Err(Box::new(Evaluation {
                 result: Err(Failure::RulesOff),
                 fuel_used: Some(0),
                 elapsed: started.elapsed(),
                 log: String::new(),
                 log_dropped: 0,
                 canary: false,
-            };
+            }));
         }
+        let canary = evaluator.serves_canary(&profile.id);
         let breaker = evaluator.breaker(canary);
         if breaker.is_some_and(|b| b.admit(Instant::now()) == Admission::Open) {
-            return Evaluation {
+            return Err(Box::new(Evaluation {
                 canary,
                 ..Evaluation::breaker_open()
-            };
+            }));
         }
-        let evaluation = self.run(index, profile, canary, started);
-        if let Some(breaker) = breaker {
-            // A decision the host will refuse (unknown ids, over the caps)
-            // is the rule's failure too, though it is found after the call.
-            let failed = match &evaluation.result {
-                Err(failure) => failure.counts_against_rule(),
-                Ok(decision) => crate::policy::validate_decision(
-                    decision,
-                    &evaluator.campaign,
-                    &evaluator.limits,
-                )
-                .is_err(),
-            };
-            if let Some(transition) = breaker.record(Instant::now(), failed)
-                && let Some(notify) = evaluator
-                    .breakers
-                    .as_ref()
-                    .and_then(|b| b.on_transition.as_ref())
-            {
-                notify(canary, &transition);
+        Ok(canary)
+    }
+
+    /// Tells the serving rule's breaker how an evaluation went.
+    fn record(&self, canary: bool, evaluation: &Evaluation) {
+        let evaluator = self.evaluator;
+        let Some(breaker) = evaluator.breaker(canary) else {
+            return;
+        };
+        // A decision the host will refuse (unknown ids, over the caps)
+        // is the rule's failure too, though it is found after the call.
+        let failed = match &evaluation.result {
+            Err(failure) => failure.counts_against_rule(),
+            Ok(decision) => {
+                crate::policy::validate_decision(decision, &evaluator.campaign, &evaluator.limits)
+                    .is_err()
             }
+        };
+        if let Some(transition) = breaker.record(Instant::now(), failed)
+            && let Some(notify) = evaluator
+                .breakers
+                .as_ref()
+                .and_then(|b| b.on_transition.as_ref())
+        {
+            notify(canary, &transition);
         }
-        evaluation
     }
 
     fn run(
@@ -645,7 +625,11 @@ impl Session<'_> {
                 live
             }
             None => match evaluator.instantiate_waiting(profile, canary) {
-                (store, Ok(rules)) => Live { store, rules },
+                (store, Ok(Instance::V0_1(rules))) => Live { store, rules },
+                (store, Ok(Instance::V0_2(_))) => {
+                    let error = wasmtime::format_err!("a 0.2 rule on the 0.1 path");
+                    return evaluator.finish(&store, Err(error), started, canary);
+                }
                 (store, Err(error)) => {
                     return evaluator.finish(&store, Err(error), started, canary);
                 }
@@ -670,7 +654,7 @@ fn pool_is_full(error: &wasmtime::Error) -> bool {
         .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
 }
 
-fn cap(mut text: String, max: usize) -> String {
+pub(super) fn cap(mut text: String, max: usize) -> String {
     if text.len() > max {
         let mut end = max;
         while !text.is_char_boundary(end) {
