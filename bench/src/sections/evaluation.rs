@@ -195,8 +195,8 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
              SDK's views (each getter clones, as the component's getters copy) and \
              building the same string decision; *× no-alloc native* is against the same \
              rules reading the host's profile and campaign by reference and returning a \
-             segment bitset and indices into the campaign (campaign lookups made once), \
-             the least any implementation can do.",
+             segment bitset and indices into the campaign (campaign lookups made once): \
+             the rules' own cost on the host's parsed profile, nothing copied.",
             count(n as f64)
         ),
         &[
