@@ -1,4 +1,8 @@
-//! Running a program and reading its wall time and peak memory.
+//! Running a program and reading its wall time, CPU time and peak memory.
+//!
+//! CPU time (user + system) is what `getrusage(RUSAGE_CHILDREN)` gains
+//! between the spawn and the wait: the program's, its threads' and those of
+//! whatever it waited for; the harness runs one child at a time.
 //!
 //! Peak memory is read from `/proc/<pid>/status` (`VmHWM`, the high-water
 //! mark of the program's own address space) while it runs. The `wait4`
@@ -16,6 +20,8 @@ const POLL: Duration = Duration::from_millis(5);
 pub struct Finished {
     /// Wall time from spawn to exit.
     pub elapsed: Duration,
+    /// User plus system CPU time, every thread of it.
+    pub cpu: Duration,
     /// Peak resident memory, bytes (as last read before the exit).
     pub peak_rss: u64,
     /// Whether it exited with status 0.
@@ -30,8 +36,24 @@ fn high_water_mark(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// User plus system CPU time of this process's children that have ended
+/// and been waited for.
+fn children_cpu() -> Duration {
+    // SAFETY: a zeroed `rusage` is a valid value, and getrusage only writes
+    // into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 /// Runs `command` to completion, measuring it.
 pub fn run_measured(command: &mut Command) -> std::io::Result<Finished> {
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let mut child = command.spawn()?;
     let pid = child.id();
@@ -47,6 +69,7 @@ pub fn run_measured(command: &mut Command) -> std::io::Result<Finished> {
     };
     Ok(Finished {
         elapsed: started.elapsed(),
+        cpu: children_cpu().saturating_sub(cpu_before),
         peak_rss: peak,
         success: status.success(),
     })
@@ -68,5 +91,19 @@ mod tests {
         std::hint::black_box(&ballast);
         let failed = run_measured(&mut Command::new("false")).unwrap();
         assert!(!failed.success);
+    }
+
+    #[test]
+    fn the_cpu_time_of_the_program_and_what_it_waited_for_is_counted() {
+        let idle = run_measured(Command::new("sleep").arg("0.2")).unwrap();
+        assert!(idle.cpu < idle.elapsed, "{:?} of CPU", idle.cpu);
+        let busy = run_measured(
+            Command::new("sh")
+                .arg("-c")
+                .arg("head -c 50000000 /dev/zero | sha256sum >/dev/null"),
+        )
+        .unwrap();
+        assert!(busy.success);
+        assert!(busy.cpu > idle.cpu, "{:?} against {:?}", busy.cpu, idle.cpu);
     }
 }

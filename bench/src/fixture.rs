@@ -48,7 +48,16 @@ impl Fixture {
 
     /// The `mailrules` binary built next to this one.
     pub fn mailrules_bin() -> PathBuf {
+        Self::sibling("mailrules")
+    }
+
+    /// The `native-eval` binary built next to this one.
+    pub fn native_eval_bin() -> PathBuf {
+        Self::sibling("native-eval")
+    }
+
+    fn sibling(name: &str) -> PathBuf {
         let exe = std::env::current_exe().expect("own path");
-        exe.with_file_name(format!("mailrules{}", std::env::consts::EXE_SUFFIX))
+        exe.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX))
     }
 }

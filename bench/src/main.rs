@@ -11,13 +11,15 @@ use clap::{Parser, ValueEnum};
 use mailrules_bench::fixture::Fixture;
 use mailrules_bench::report::{Table, write_between_markers};
 use mailrules_bench::sections::{
-    delivery, evaluation, feedback, isolation, lifecycle, load, noisy_neighbour, scaling,
+    delivery, end_to_end, evaluation, feedback, isolation, lifecycle, load, noisy_neighbour,
+    scaling,
 };
 
 /// Benchmarks of mailrules: rule evaluation against native code and script
 /// peers, isolation and load costs, scaling, delivery end to end, a noisy
-/// neighbour, lifecycle (event ingestion, profile derivation), and feedback
-/// (signed links in messages, link tokens, KPIs).
+/// neighbour, lifecycle (event ingestion, profile derivation), feedback
+/// (signed links in messages, link tokens, KPIs), and `mailrules eval` end to
+/// end against the same command with the rule compiled in.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -33,6 +35,10 @@ struct Args {
     /// Input sizes for the scaling section.
     #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000, 1_000_000])]
     scale: Vec<usize>,
+    /// Input sizes for the end-to-end section (`mailrules eval` against
+    /// `native-eval`).
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000, 1_000_000])]
+    end_to_end_scale: Vec<usize>,
     /// Recipients for the delivery section.
     #[arg(long, default_value_t = 30_000)]
     recipients: usize,
@@ -70,6 +76,8 @@ enum Section {
     Lifecycle,
     /// 9–10. Feedback links in messages, link tokens, KPIs.
     Feedback,
+    /// 11. `mailrules eval` against the pack compiled in (`native-eval`).
+    EndToEnd,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -121,6 +129,17 @@ fn main() -> anyhow::Result<()> {
         for table in feedback::run(&fixture, args.rounds)? {
             show(table, &mut tables);
         }
+    }
+    if wanted(Section::EndToEnd) {
+        show(
+            end_to_end::run(
+                &fixture,
+                &args.end_to_end_scale,
+                args.rounds,
+                &args.work_dir,
+            )?,
+            &mut tables,
+        );
     }
     if let Some(path) = &args.write {
         let mut text = format!(

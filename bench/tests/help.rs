@@ -18,6 +18,7 @@ fn help_lists_every_section() {
         "scaling",
         "delivery",
         "noisy-neighbour",
+        "end-to-end",
     ] {
         assert!(help.contains(section), "{section} missing from {help}");
     }

@@ -3,6 +3,8 @@
 
 pub mod lua;
 pub mod native;
+pub mod native_borrowed;
+pub mod native_lines;
 pub mod rhai;
 
 /// A decision reduced to plain data, whatever produced it.

@@ -1,6 +1,7 @@
-//! Rule evaluation per profile: the reference pack natively, as the WASM
-//! component through the host (fresh sandbox each, and batched), and as the
-//! scripts a user might write instead (Rhai, Lua).
+//! Rule evaluation per profile: the reference pack natively (through the
+//! SDK's views, cloning what it reads, and by reference, allocating nothing),
+//! as the WASM component through the host (fresh sandbox each, and batched),
+//! and as the scripts a user might write instead (Rhai, Lua).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use crate::measure::{Path, best_per_item, count, ratio};
 use crate::peers::PlainDecision;
 use crate::peers::lua::LuaRule;
 use crate::peers::native::{Native, NativeCampaign};
+use crate::peers::native_borrowed::{CampaignLookup, decide};
 use crate::peers::rhai::RhaiRule;
 use crate::report::Table;
 
@@ -21,6 +23,7 @@ pub const BATCH: u64 = 64;
 pub struct Deciders<'a> {
     fixture: &'a Fixture,
     view: NativeCampaign<'a>,
+    lookup: CampaignLookup<'a>,
     fresh: Evaluator,
     batched: Evaluator,
     rhai: RhaiRule,
@@ -45,6 +48,7 @@ impl<'a> Deciders<'a> {
                 campaign: &fixture.campaign,
                 now: fixture.now,
             },
+            lookup: CampaignLookup::new(&fixture.campaign, fixture.now),
             fresh,
             batched,
             rhai: RhaiRule::new(campaign.clone(), fixture.now)?,
@@ -57,6 +61,12 @@ impl<'a> Deciders<'a> {
         seed_segments::decide(&Native(profile), &self.view)
             .expect("the reference pack never reports an error")
             .into()
+    }
+
+    /// The decision of the native code that reads by reference and
+    /// allocates nothing, spelled out.
+    pub fn borrowed(&self, profile: &mailrules::Profile) -> PlainDecision {
+        decide(profile, &self.lookup).to_plain(&self.lookup)
     }
 
     /// The component's decision in a fresh sandbox.
@@ -84,6 +94,7 @@ impl<'a> Deciders<'a> {
         for profile in self.fixture.profiles.iter().take(limit) {
             let expected = self.native(profile);
             for (engine, got) in [
+                ("native borrowed", self.borrowed(profile)),
                 ("wasm", self.wasm(profile)?),
                 ("rhai", self.rhai(profile)?),
                 ("lua", self.lua(profile)?),
@@ -115,6 +126,16 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
         Path::new("native Rust, same logic compiled into the host", || {
             (n, profiles.iter().map(|p| segments(d.native(p))).sum())
         }),
+        Path::new(
+            "native Rust, reads by reference, allocates nothing (compact decision)",
+            || {
+                let sum = profiles
+                    .iter()
+                    .map(|p| decide(p, &d.lookup).segments.len())
+                    .sum();
+                (n, sum)
+            },
+        ),
         Path::new(
             "WASM component, typed WIT, fresh sandbox per profile (default)",
             || {
@@ -169,16 +190,29 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
              best of {rounds} interleaved rounds. Every engine was first checked to make \
              exactly the native decision on every one of these profiles. The WASM paths \
              include everything the host does per profile: store, limits, instantiation \
-             (fresh path), the call, lifting the decision.",
+             (fresh path), the call, lifting the decision. Two native baselines: *× native* \
+             is against the pack's own code compiled in, reading the profile through the \
+             SDK's views (each getter clones, as the component's getters copy) and \
+             building the same string decision; *× no-alloc native* is against the same \
+             rules reading the host's profile and campaign by reference and returning a \
+             segment bitset and indices into the campaign (campaign lookups made once): \
+             the rules' own cost on the host's parsed profile, nothing copied.",
             count(n as f64)
         ),
-        &["path", "ns/profile", "× native", "profiles/s per core"],
+        &[
+            "path",
+            "ns/profile",
+            "× native",
+            "× no-alloc native",
+            "profiles/s per core",
+        ],
     );
     for (path, ns) in paths.iter().zip(&best) {
         table.row(vec![
             path.name.clone(),
             count(*ns),
             ratio(*ns, best[0]),
+            ratio(*ns, best[1]),
             count(1e9 / ns),
         ]);
     }
@@ -186,10 +220,12 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
         "MessagePack path".into(),
         "—".into(),
         "—".into(),
+        "—".into(),
         "the contract has none: profiles are resources read through typed getters; only custom attributes travel as one MessagePack map".into(),
     ]);
     table.row(vec![
         "Extism plugin".into(),
+        "—".into(),
         "—".into(),
         "—".into(),
         "not built: Extism embeds its own wasmtime major, a second copy of the runtime in the build".into(),

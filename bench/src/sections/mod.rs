@@ -1,6 +1,7 @@
 //! One module per question the benchmarks answer.
 
 pub mod delivery;
+pub mod end_to_end;
 pub mod evaluation;
 pub mod feedback;
 pub mod isolation;

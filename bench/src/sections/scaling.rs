@@ -12,7 +12,7 @@ use crate::measure::{count, ratio};
 use crate::report::Table;
 
 /// A generated input of `size` profiles in `dir`, made once and kept.
-fn input(dir: &Path, size: usize, now: i64) -> anyhow::Result<PathBuf> {
+pub fn input(dir: &Path, size: usize, now: i64) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("profiles-{size}.jsonl"));
     if !path.is_file() {
         let partial = path.with_extension("partial");

@@ -1,0 +1,221 @@
+//! `mailrules eval` end to end against `native-eval`, the same command with
+//! the reference pack compiled in: CPU and wall time over the same inputs,
+//! and what reading and parsing them costs alone.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::child::{Finished, run_measured};
+use crate::fixture::Fixture;
+use crate::measure::{count, ratio};
+use crate::report::Table;
+use crate::sections::scaling::input;
+
+/// Sizes from which a single round is timed (a million profiles take
+/// `mailrules eval` about ten seconds or more).
+const ONE_ROUND_FROM: usize = 1_000_000;
+
+/// The three commands run on one input.
+struct Commands<'a> {
+    fixture: &'a Fixture,
+    profiles: &'a Path,
+}
+
+impl Commands<'_> {
+    /// `mailrules eval` with its defaults.
+    fn eval(&self) -> Command {
+        let mut command = Command::new(Fixture::mailrules_bin());
+        command
+            .arg("eval")
+            .arg("--rules")
+            .arg(&self.fixture.rule_path)
+            .arg("--campaign")
+            .arg(&self.fixture.campaign_path)
+            .arg("--profiles")
+            .arg(self.profiles)
+            .arg("--quiet");
+        command
+    }
+
+    /// `native-eval`, optionally parsing only.
+    fn native(&self, parse_only: bool) -> Command {
+        let mut command = Command::new(Fixture::native_eval_bin());
+        command
+            .arg("--campaign")
+            .arg(&self.fixture.campaign_path)
+            .arg("--profiles")
+            .arg(self.profiles);
+        if parse_only {
+            command.arg("--parse-only");
+        }
+        command
+    }
+}
+
+/// Runs both commands with their output piped here and checks that they
+/// print the same lines; returns how many.
+fn same_lines(mut a: Command, mut b: Command) -> anyhow::Result<u64> {
+    let spawn = |command: &mut Command| -> anyhow::Result<Child> {
+        Ok(command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?)
+    };
+    let mut children = [spawn(&mut a)?, spawn(&mut b)?];
+    let mut outputs = children
+        .each_mut()
+        .map(|c| BufReader::with_capacity(1 << 20, c.stdout.take().expect("piped")));
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    let mut lines = 0u64;
+    let compared = loop {
+        left.clear();
+        right.clear();
+        let n = outputs[0].read_until(b'\n', &mut left)?;
+        let m = outputs[1].read_until(b'\n', &mut right)?;
+        if left != right {
+            let shown = |line: &[u8]| String::from_utf8_lossy(line).trim_end().to_string();
+            break Err(anyhow::anyhow!(
+                "line {} differs:\n  mailrules eval: {}\n  native-eval:    {}",
+                lines + 1,
+                shown(&left),
+                shown(&right)
+            ));
+        }
+        if n == 0 && m == 0 {
+            break Ok(lines);
+        }
+        lines += 1;
+    };
+    drop(outputs);
+    if compared.is_err() {
+        for child in &mut children {
+            let _ = child.kill();
+        }
+    }
+    for child in &mut children {
+        let status = child.wait()?;
+        if compared.is_ok() {
+            anyhow::ensure!(status.success(), "a command failed: {status}");
+        }
+    }
+    compared
+}
+
+/// The best CPU and wall times of one command over the rounds, and its
+/// largest peak memory.
+#[derive(Debug, Clone, Copy)]
+struct Best {
+    cpu: Duration,
+    wall: Duration,
+    rss: u64,
+}
+
+impl Best {
+    fn new() -> Self {
+        Best {
+            cpu: Duration::MAX,
+            wall: Duration::MAX,
+            rss: 0,
+        }
+    }
+
+    fn keep(&mut self, run: Finished) {
+        self.cpu = self.cpu.min(run.cpu);
+        self.wall = self.wall.min(run.elapsed);
+        self.rss = self.rss.max(run.peak_rss);
+    }
+}
+
+/// Runs `mailrules eval`, `native-eval` and `native-eval --parse-only` on
+/// each size, after checking that the first two print the same lines.
+pub fn run(
+    fixture: &Fixture,
+    sizes: &[usize],
+    rounds: usize,
+    work: &Path,
+) -> anyhow::Result<Table> {
+    std::fs::create_dir_all(work)?;
+    for bin in [Fixture::mailrules_bin(), Fixture::native_eval_bin()] {
+        anyhow::ensure!(bin.is_file(), "{} is not built", bin.display());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rounds = rounds.clamp(1, 3);
+    let mut table = Table::new(
+        "11. `mailrules eval` end to end against the pack compiled in",
+        &format!(
+            "The scaling section's generated inputs (JSON Lines, about 5% without consent) \
+             through `mailrules eval` with its defaults (fresh sandbox per profile, {threads} \
+             evaluation threads, a reading thread; `--quiet`) and through `native-eval`, the \
+             same command with the pack compiled in (the no-alloc native code of table 1, \
+             the host's reader, consent check, decision checks and outcome lines; one \
+             thread). Before timing, the two were checked to print the same lines, byte for \
+             byte, on every line of every input: without `--explain` `mailrules eval` prints \
+             no field that only a sandbox has (fuel, log), so none differs. \
+             `native-eval --parse-only` reads and parses the input and does nothing else. \
+             CPU is user + system time of the process and all its threads; best of {rounds} \
+             interleaved rounds (one from {} profiles); output to /dev/null; peak memory as \
+             in table 4. *÷ native* and *÷ eval* divide a row's CPU time by that of \
+             `native-eval` and of `mailrules eval` on the same input: on the parse-only rows \
+             they are the share of reading and parsing.",
+            count(ONE_ROUND_FROM as f64)
+        ),
+        &[
+            "profiles",
+            "command",
+            "CPU s",
+            "wall s",
+            "CPU µs/profile",
+            "profiles/s",
+            "CPU ÷ native",
+            "CPU ÷ eval",
+            "peak RSS MB",
+        ],
+    );
+    for &size in sizes {
+        let path = input(work, size, fixture.now)?;
+        let commands = Commands {
+            fixture,
+            profiles: &path,
+        };
+        let lines = same_lines(commands.eval(), commands.native(false))?;
+        anyhow::ensure!(lines == size as u64, "{lines} lines for {size} profiles");
+        let mut best = [Best::new(); 3];
+        let rounds_here = if size >= ONE_ROUND_FROM { 1 } else { rounds };
+        for _ in 0..rounds_here {
+            for (i, best) in best.iter_mut().enumerate() {
+                let mut command = match i {
+                    0 => commands.eval(),
+                    1 => commands.native(false),
+                    _ => commands.native(true),
+                };
+                let finished =
+                    run_measured(command.stdout(Stdio::null()).stderr(Stdio::inherit()))?;
+                anyhow::ensure!(finished.success, "command {i} failed on {size} profiles");
+                best.keep(finished);
+            }
+        }
+        let [eval, native, parse] = best;
+        for (name, b) in [
+            ("`mailrules eval`", eval),
+            ("`native-eval`", native),
+            ("`native-eval --parse-only`", parse),
+        ] {
+            let cpu = b.cpu.as_secs_f64();
+            let wall = b.wall.as_secs_f64();
+            table.row(vec![
+                count(size as f64),
+                name.to_string(),
+                format!("{cpu:.2}"),
+                format!("{wall:.2}"),
+                format!("{:.2}", cpu * 1e6 / size as f64),
+                count(size as f64 / wall),
+                ratio(cpu, native.cpu.as_secs_f64()),
+                ratio(cpu, eval.cpu.as_secs_f64()),
+                format!("{:.1}", b.rss as f64 / (1 << 20) as f64),
+            ]);
+        }
+    }
+    Ok(table)
+}
