@@ -16,7 +16,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use mailrules::bindings::types::{Decision, SlotChoice};
+use mailrules::decision::{Decision, SlotChoice};
 use mailrules::policy;
 use mailrules::profile::Timestamp;
 use mailrules::profile_reader::ProfileRecord;
