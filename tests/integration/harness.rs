@@ -82,6 +82,31 @@ pub fn evaluate_batched(
     outcomes
 }
 
+/// Evaluates `rule` for every profile in `input` on `jobs` threads, a 0.2
+/// rule deciding `batch` profiles per call.
+pub fn evaluate_in_batches(
+    rule: &Path,
+    campaign: Campaign,
+    input: Vec<u8>,
+    jobs: usize,
+    batch: usize,
+) -> Vec<Outcome> {
+    let engine = RuleEngine::new(OperatorLimits::default()).expect("engine");
+    let loaded = LoadedRule::load(&engine, rule, None).expect("rule loads");
+    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
+    let now = campaign.now.expect("test campaigns set now");
+    let evaluator =
+        Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now).with_batch(batch);
+    let reader = ProfileReader::new(std::io::Cursor::new(input), ProfileFormat::JsonLines);
+    let mut outcomes = Vec::new();
+    mailrules::run::run(&evaluator, reader, jobs, |processed| {
+        outcomes.push(processed.outcome);
+        Ok::<(), ()>(())
+    })
+    .expect("collecting never fails");
+    outcomes
+}
+
 /// Profiles as JSONL bytes.
 pub fn jsonl(profiles: &[serde_json::Value]) -> Vec<u8> {
     let mut input = Vec::new();

@@ -5,6 +5,7 @@ mod batch_mode;
 mod breaker;
 mod cli;
 mod containment;
+mod contract_v0_2;
 mod crash;
 mod determinism;
 mod diff;

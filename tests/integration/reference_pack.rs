@@ -12,9 +12,18 @@ use crate::harness::{as_printed, evaluate, evaluate_bytes, example_campaign};
 
 #[test]
 fn example_profiles_get_the_hand_written_decisions() {
+    example_profiles_get_the_hand_written_decisions_from("seed-segments");
+}
+
+#[test]
+fn the_0_2_pack_gives_the_example_profiles_the_hand_written_decisions() {
+    example_profiles_get_the_hand_written_decisions_from("seed-segments-v0-2");
+}
+
+fn example_profiles_get_the_hand_written_decisions_from(pack: &str) {
     let profiles = read_jsonl(&root().join("examples/profiles.jsonl"));
     let expected = read_jsonl(&root().join("tests/expected/example-decisions.jsonl"));
-    let outcomes = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 2);
+    let outcomes = evaluate(&rule(pack), example_campaign(), &profiles, 2);
     assert_eq!(outcomes.len(), expected.len());
     for (outcome, want) in outcomes.iter().zip(&expected) {
         assert_eq!(&as_printed(outcome), want, "profile {}", outcome.profile_id);
@@ -32,8 +41,17 @@ fn the_oracle_agrees_with_the_hand_written_decisions() {
 
 #[test]
 fn a_large_varied_set_matches_the_specification_exactly() {
+    a_large_varied_set_matches_the_specification_exactly_with("seed-segments");
+}
+
+#[test]
+fn the_0_2_pack_matches_the_specification_on_the_large_varied_set() {
+    a_large_varied_set_matches_the_specification_exactly_with("seed-segments-v0-2");
+}
+
+fn a_large_varied_set_matches_the_specification_exactly_with(pack: &str) {
     let profiles = generator::profiles(6_000, 20_261_124, now());
-    let outcomes = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 2);
+    let outcomes = evaluate(&rule(pack), example_campaign(), &profiles, 2);
     assert_eq!(outcomes.len(), profiles.len());
     let mut segment_sizes: BTreeMap<String, usize> = BTreeMap::new();
     let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();

@@ -36,7 +36,22 @@ fn the_fields_a_rule_reads_are_the_getters_it_imports() {
     let (engine, misbehaving) = load("misbehaving");
     assert_eq!(
         profile_fields(&engine, &misbehaving),
-        ["attributes", "id", "tags"]
+        ["attributes", "email", "id", "tags"]
+    );
+    // A 0.2 rule: what it declares, not what it could call.
+    let (engine, declared) = load("seed-segments-v0-2");
+    assert_eq!(
+        profile_fields(&engine, &declared),
+        [
+            "subscribed-at",
+            "orders",
+            "order-categories",
+            "engagement",
+            "last-visit-at",
+            "viewed-categories",
+            "viewed-products",
+            "cart",
+        ]
     );
 }
 
@@ -57,7 +72,7 @@ fn fuel_on_the_largest_and_smallest_profile_is_pinned() {
             max_profile_outcome: "out-of-fuel".into(),
             max_profile_shape: "order-categories",
             // No engagement, no subscription time: sunset.
-            min_profile: Some(4_913),
+            min_profile: Some(5_077),
             min_profile_outcome: "suppressed".into(),
         }
     );

@@ -23,6 +23,7 @@
 //! | `busy` | computes for 20,000,000 loop iterations (well within a large fuel budget), then decides normally |
 //! | `grow` | asks for 1 GiB more linear memory, reports what `memory.grow` returned (`grow:-1` when refused), then decides normally |
 //! | `random` | reads 8 bytes of WASI randomness directly and reports them as `random:<u64>` |
+//! | `undeclared` | reads the address, which it does not declare (contract 0.2 traps), and reports its length as `email-length:<n>` |
 //! | anything else | decides normally: segment `well-behaved`, variant `default` |
 
 use std::hint::black_box;
@@ -113,6 +114,9 @@ impl Rule for Misbehaving {
                 decision.add_reason(format!("grow:{}", grow(GROW_PAGES)));
             }
             "random" => decision.add_reason(format!("random:{}", random_u64())),
+            "undeclared" => {
+                decision.add_reason(format!("email-length:{}", profile.email().len()));
+            }
             _ => {}
         }
         Ok(decision)
