@@ -13,7 +13,14 @@ fn main() {
         .expect("tests/ sits in the workspace root")
         .to_path_buf();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("rules");
-    for watched in ["guest-rules", "wit", "scripts/build-rules.sh", "Cargo.lock"] {
+    for watched in [
+        "guest-rules",
+        "wit",
+        "scripts/build-rules.sh",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "tools/componentize",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let status = Command::new("bash")

@@ -14,8 +14,10 @@ pub struct Fixture {
     pub campaign_path: PathBuf,
     /// The campaign, loaded.
     pub campaign: Arc<Campaign>,
-    /// The reference pack component (`seed-segments.wasm`).
+    /// The reference pack component (`seed-segments.wasm`, contract 0.1).
     pub rule_path: PathBuf,
+    /// The same pack built for contract 0.2 (`seed-segments-v0-2.wasm`).
+    pub rule_v0_2_path: PathBuf,
     /// Campaign time.
     pub now: i64,
     /// Generated profiles that consent to marketing (the others never
@@ -41,6 +43,7 @@ impl Fixture {
             campaign_path,
             campaign,
             rule_path: rule("seed-segments"),
+            rule_v0_2_path: rule("seed-segments-v0-2"),
             now,
             profiles,
         })

@@ -218,6 +218,14 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             if text.is_empty() {
                 continue;
             }
+            // The plain parse is the fast path; only a line that fails is
+            // parsed again, tracking the path, to say where it is wrong.
+            if let Ok(profile) = serde_json::from_str::<Profile>(text) {
+                return Some(ProfileRecord {
+                    position,
+                    profile: Ok(profile),
+                });
+            }
             let mut deserializer = serde_json::Deserializer::from_str(text);
             let parsed = serde_path_to_error::deserialize::<_, Profile>(&mut deserializer)
                 .map_err(describe)

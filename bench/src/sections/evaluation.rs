@@ -19,6 +19,9 @@ use crate::report::Table;
 /// Instances per batch in the batched WASM path (`--reuse 64`).
 pub const BATCH: u64 = 64;
 
+/// Profiles per `decide-batch` call in the batched 0.2 path (the default).
+pub const BATCH_V0_2: usize = mailrules::evaluate::DEFAULT_BATCH;
+
 /// Every engine's decision for one profile, native first.
 pub struct Deciders<'a> {
     fixture: &'a Fixture,
@@ -26,6 +29,8 @@ pub struct Deciders<'a> {
     lookup: CampaignLookup<'a>,
     fresh: Evaluator,
     batched: Evaluator,
+    fresh_v0_2: Evaluator,
+    batched_v0_2: Evaluator,
     rhai: RhaiRule,
     lua: LuaRule,
 }
@@ -40,8 +45,20 @@ impl<'a> Deciders<'a> {
         let campaign = fixture.campaign.clone();
         let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
         let fresh = Evaluator::new(engine, rule, campaign.clone(), limits.clone(), fixture.now);
-        let batched =
-            Evaluator::new(engine, rule, campaign.clone(), limits, fixture.now).with_reuse(BATCH);
+        let batched = Evaluator::new(engine, rule, campaign.clone(), limits.clone(), fixture.now)
+            .with_reuse(BATCH);
+        let rule_v0_2 = LoadedRule::load(engine, &fixture.rule_v0_2_path, None)?;
+        let fresh_v0_2 = Evaluator::new(
+            engine,
+            &rule_v0_2,
+            campaign.clone(),
+            limits.clone(),
+            fixture.now,
+        )
+        .with_batch(1);
+        let batched_v0_2 =
+            Evaluator::new(engine, &rule_v0_2, campaign.clone(), limits, fixture.now)
+                .with_batch(BATCH_V0_2);
         Ok(Deciders {
             fixture,
             view: NativeCampaign {
@@ -51,6 +68,8 @@ impl<'a> Deciders<'a> {
             lookup: CampaignLookup::new(&fixture.campaign, fixture.now),
             fresh,
             batched,
+            fresh_v0_2,
+            batched_v0_2,
             rhai: RhaiRule::new(campaign.clone(), fixture.now)?,
             lua: LuaRule::new(&campaign, fixture.now)?,
         })
@@ -78,6 +97,22 @@ impl<'a> Deciders<'a> {
             .into())
     }
 
+    /// The 0.2 component's decision in a fresh sandbox (a batch of one).
+    pub fn wasm_v0_2(&self, profile: &Arc<mailrules::Profile>) -> anyhow::Result<PlainDecision> {
+        let evaluation = self.fresh_v0_2.evaluate(profile.clone());
+        Ok(evaluation
+            .result
+            .map_err(|f| anyhow::anyhow!("{f}"))?
+            .into())
+    }
+
+    /// The 0.2 component's decisions for every fixture profile, in batches.
+    pub fn wasm_v0_2_batched(&self) -> Vec<mailrules::evaluate::Evaluation> {
+        self.batched_v0_2
+            .session()
+            .evaluate_many(&indexed(&self.fixture.profiles))
+    }
+
     /// The Rhai script's decision.
     pub fn rhai(&self, profile: &Arc<mailrules::Profile>) -> anyhow::Result<PlainDecision> {
         self.rhai.decide(profile)
@@ -91,11 +126,15 @@ impl<'a> Deciders<'a> {
     /// Checks that every engine decides exactly as the native code on the
     /// fixture's profiles: a comparison of unequal work would mean nothing.
     pub fn check_agreement(&self, limit: usize) -> anyhow::Result<()> {
-        for profile in self.fixture.profiles.iter().take(limit) {
+        let batched = self.wasm_v0_2_batched();
+        for (profile, batched) in self.fixture.profiles.iter().zip(batched).take(limit) {
             let expected = self.native(profile);
+            let batched = batched.result.map_err(|f| anyhow::anyhow!("{f}"))?.into();
             for (engine, got) in [
                 ("native borrowed", self.borrowed(profile)),
                 ("wasm", self.wasm(profile)?),
+                ("wasm 0.2", self.wasm_v0_2(profile)?),
+                ("wasm 0.2 batched", batched),
                 ("rhai", self.rhai(profile)?),
                 ("lua", self.lua(profile)?),
             ] {
@@ -110,6 +149,16 @@ impl<'a> Deciders<'a> {
     }
 }
 
+/// Profiles with their input positions, as [`mailrules::evaluate::Session::evaluate_many`]
+/// takes them.
+fn indexed(profiles: &[Arc<mailrules::Profile>]) -> Vec<(u64, Arc<mailrules::Profile>)> {
+    profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u64, p.clone()))
+        .collect()
+}
+
 /// Times every engine over the fixture's profiles.
 pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Result<Table> {
     let engine = RuleEngine::new(mailrules::OperatorLimits::default())?;
@@ -122,6 +171,7 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
     let n = profiles.len();
     let segments = |d: PlainDecision| d.segments.len();
     let d = &deciders;
+    let items = indexed(profiles);
     let mut paths = vec![
         Path::new("native Rust, same logic compiled into the host", || {
             (n, profiles.iter().map(|p| segments(d.native(p))).sum())
@@ -162,6 +212,32 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
                         let e = session.evaluate(i as u64, p.clone());
                         e.result.map_or(0, |d| d.segments.len())
                     })
+                    .sum();
+                (n, sum)
+            },
+        ),
+        Path::new(
+            "WASM component, contract 0.2, fresh sandbox per profile (batch of 1)",
+            || {
+                let sum = profiles
+                    .iter()
+                    .map(|p| {
+                        let e = d.fresh_v0_2.evaluate(p.clone());
+                        e.result.map_or(0, |d| d.segments.len())
+                    })
+                    .sum();
+                (n, sum)
+            },
+        ),
+        Path::new(
+            format!("WASM component, contract 0.2, {BATCH_V0_2} profiles per call (default)"),
+            || {
+                let sum = d
+                    .batched_v0_2
+                    .session()
+                    .evaluate_many(&items)
+                    .into_iter()
+                    .map(|e| e.result.map_or(0, |d| d.segments.len()))
                     .sum();
                 (n, sum)
             },

@@ -3,6 +3,8 @@
 //! [`BatchProfile`] and [`BatchCampaign`] implement the views over it in
 //! place, and the rule's [`Decision`]s go back as indices.
 
+#[cfg(target_arch = "wasm32")]
+mod allocator;
 #[allow(missing_docs)]
 pub mod bindings;
 

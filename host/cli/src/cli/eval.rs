@@ -53,6 +53,13 @@ pub struct EvalArgs {
     /// to keep no state. 1 = a fresh sandbox per recipient.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
     reuse: u64,
+    /// Contract 0.2 rules: profiles per `decide-batch` call. Each recipient
+    /// still gets the full fuel budget and deadline, a batch that fails is
+    /// run again one recipient at a time in fresh sandboxes, and decisions
+    /// never depend on N. 1 = a fresh sandbox per recipient. 0.1 rules
+    /// ignore it (see `--reuse`).
+    #[arg(long, value_name = "N", default_value_t = mailrules::evaluate::DEFAULT_BATCH, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    batch: usize,
     /// Print no summary on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -100,7 +107,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let reader = ProfileReader::open(&args.profiles, format)?;
     let bytes_read = reader.bytes_read();
     let progress = super::progress_bar(&args.profiles);
-    let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now).with_reuse(args.reuse);
+    let evaluator = Evaluator::new(&engine, &rule, campaign, limits, now)
+        .with_reuse(args.reuse)
+        .with_batch(args.batch);
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());

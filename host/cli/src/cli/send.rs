@@ -100,6 +100,9 @@ pub struct SendArgs {
     /// Batch mode for rule instances (see `eval --help`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
     reuse: u64,
+    /// Contract 0.2 rules: profiles per call (see `eval --help`).
+    #[arg(long, value_name = "N", default_value_t = mailrules::evaluate::DEFAULT_BATCH, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    batch: usize,
     /// Do not run the rule: every consenting recipient gets the campaign's
     /// fallback subject, preheader and blocks (journal reason `rules-off`).
     /// For sending when the rule cannot be trusted.
@@ -185,8 +188,9 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     }
     let pacer = pacer(&args, &campaign, now)?;
     let reader = ProfileReader::open(&args.profiles, None)?;
-    let mut evaluator =
-        Evaluator::new(&engine, &rule, campaign.clone(), limits, now).with_reuse(args.reuse);
+    let mut evaluator = Evaluator::new(&engine, &rule, campaign.clone(), limits, now)
+        .with_reuse(args.reuse)
+        .with_batch(args.batch);
     if let Some(path) = &args.suppressions {
         let list = SuppressionList::read(path)?;
         eprintln!(

@@ -11,7 +11,7 @@ use wasmtime::component::Linker;
 
 use super::generated::mailrules::rules::host::LogLevel;
 use crate::profile::Profile;
-use crate::sandbox::{Deadline, SandboxState};
+use crate::sandbox::SandboxState;
 
 /// The interface name rules import.
 const HOST_INTERFACE: &str = "mailrules:rules/host@0.2.0";
@@ -36,6 +36,8 @@ pub(crate) struct BatchProgress {
     /// Profiles begun so far.
     begun: usize,
     fuel: Option<u64>,
+    /// The CPU-time limit per profile and the epoch ticks to its first
+    /// check, when epochs are on.
     deadline: Option<(Duration, u64)>,
     started: Instant,
     accounts: Vec<Account>,
@@ -114,8 +116,11 @@ fn begin(mut store: StoreContextMut<'_, SandboxState>, index: u32) -> wasmtime::
     state.profile = progress.profiles[expected].clone();
     state.log.clear();
     let (fuel, deadline) = (progress.fuel, progress.deadline);
-    if let Some((timeout, _)) = deadline {
-        state.deadline = Deadline::start(timeout);
+    if deadline.is_some() {
+        // The first profile's deadline started when the batch was armed.
+        if expected > 0 {
+            state.deadline.restart();
+        }
     }
     state.batch = Some(progress);
     if let Some(fuel) = fuel {
