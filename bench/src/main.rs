@@ -11,15 +11,16 @@ use clap::{Parser, ValueEnum};
 use mailrules_bench::fixture::Fixture;
 use mailrules_bench::report::{Table, write_between_markers};
 use mailrules_bench::sections::{
-    delivery, end_to_end, evaluation, feedback, isolation, lifecycle, load, noisy_neighbour,
-    scaling,
+    contracts, delivery, end_to_end, evaluation, feedback, isolation, lifecycle, load,
+    noisy_neighbour, scaling,
 };
 
 /// Benchmarks of mailrules: rule evaluation against native code and script
 /// peers, isolation and load costs, scaling, delivery end to end, a noisy
 /// neighbour, lifecycle (event ingestion, profile derivation), feedback
-/// (signed links in messages, link tokens, KPIs), and `mailrules eval` end to
-/// end against the same command with the rule compiled in.
+/// (signed links in messages, link tokens, KPIs), `mailrules eval` end to
+/// end against the same command with the rule compiled in, and the same pack
+/// on both contract versions.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -78,6 +79,8 @@ enum Section {
     Feedback,
     /// 11. `mailrules eval` against the pack compiled in (`native-eval`).
     EndToEnd,
+    /// 12. The same pack on contract 0.1 and 0.2.
+    Contracts,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -140,6 +143,9 @@ fn main() -> anyhow::Result<()> {
             )?,
             &mut tables,
         );
+    }
+    if wanted(Section::Contracts) {
+        show(contracts::run(&fixture, args.rounds)?, &mut tables);
     }
     if let Some(path) = &args.write {
         let mut text = format!(

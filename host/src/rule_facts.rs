@@ -75,6 +75,36 @@ pub fn profile_fields(engine: &RuleEngine, rule: &LoadedRule) -> Vec<String> {
     fields
 }
 
+/// The profile field a 0.1 getter reads, as contract 0.2 names fields
+/// (`has-tag` reads `tags`, `has-viewed-category` reads
+/// `viewed-categories`; every other getter is named like its field).
+pub fn field_of_getter(getter: &str) -> &str {
+    match getter {
+        "has-tag" => "tags",
+        "has-viewed-category" => "viewed-categories",
+        other => other,
+    }
+}
+
+/// The first of the `forbidden` fields (contract 0.2 names, see
+/// [`crate::contract::v0_2::FIELDS`]) that `rule` can read, whichever its
+/// contract version: what it declares (0.2), or the getters it imports
+/// (0.1).
+pub fn forbidden_field<'f>(
+    engine: &RuleEngine,
+    rule: &LoadedRule,
+    forbidden: &'f [String],
+) -> Option<&'f str> {
+    let read = profile_fields(engine, rule);
+    forbidden
+        .iter()
+        .find(|field| {
+            read.iter()
+                .any(|getter| field_of_getter(getter) == field.as_str())
+        })
+        .map(String::as_str)
+}
+
 /// What a rule spends on the largest and the smallest profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FuelFacts {

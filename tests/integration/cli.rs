@@ -122,7 +122,7 @@ fn check_names_the_fields_read_and_with_a_campaign_the_fuel_on_extremes() {
     let stdout = text(&plain.stdout);
     assert!(
         stdout.contains(
-            "\nreads    9 profile fields: cart, engagement, has-viewed-category, last-visit-at, \
+            "\nreads    9 profile fields (getters imported): cart, engagement, has-viewed-category, last-visit-at, \
              order-categories, orders, subscribed-at, viewed-categories, viewed-products\n"
         ),
         "{stdout}"

@@ -24,13 +24,19 @@ struct Commands<'a> {
 }
 
 impl Commands<'_> {
-    /// `mailrules eval` with its defaults.
-    fn eval(&self) -> Command {
+    /// `mailrules eval` with its defaults, the pack built for contract 0.1
+    /// or 0.2.
+    fn eval(&self, v0_2: bool) -> Command {
+        let rule = if v0_2 {
+            &self.fixture.rule_v0_2_path
+        } else {
+            &self.fixture.rule_path
+        };
         let mut command = Command::new(Fixture::mailrules_bin());
         command
             .arg("eval")
             .arg("--rules")
-            .arg(&self.fixture.rule_path)
+            .arg(rule)
             .arg("--campaign")
             .arg(&self.fixture.campaign_path)
             .arg("--profiles")
@@ -146,8 +152,10 @@ pub fn run(
         "11. `mailrules eval` end to end against the pack compiled in",
         &format!(
             "The scaling section's generated inputs (JSON Lines, about 5% without consent) \
-             through `mailrules eval` with its defaults (fresh sandbox per profile, {threads} \
-             evaluation threads, a reading thread; `--quiet`) and through `native-eval`, the \
+             through `mailrules eval` with its defaults ({threads} evaluation threads, a \
+             reading thread; `--quiet`), once with the pack built for contract 0.1 (a fresh \
+             sandbox per profile) and once for 0.2 (64 profiles per call), and through \
+             `native-eval`, the \
              same command with the pack compiled in (the no-alloc native code of table 1, \
              the host's reader, consent check, decision checks and outcome lines; one \
              thread). Before timing, the two were checked to print the same lines, byte for \
@@ -157,7 +165,7 @@ pub fn run(
              CPU is user + system time of the process and all its threads; best of {rounds} \
              interleaved rounds (one from {} profiles); output to /dev/null; peak memory as \
              in table 4. *÷ native* and *÷ eval* divide a row's CPU time by that of \
-             `native-eval` and of `mailrules eval` on the same input: on the parse-only rows \
+             `native-eval` and of `mailrules eval` (0.1) on the same input: on the parse-only rows \
              they are the share of reading and parsing.",
             count(ONE_ROUND_FROM as f64)
         ),
@@ -179,15 +187,18 @@ pub fn run(
             fixture,
             profiles: &path,
         };
-        let lines = same_lines(commands.eval(), commands.native(false))?;
-        anyhow::ensure!(lines == size as u64, "{lines} lines for {size} profiles");
-        let mut best = [Best::new(); 3];
+        for v0_2 in [false, true] {
+            let lines = same_lines(commands.eval(v0_2), commands.native(false))?;
+            anyhow::ensure!(lines == size as u64, "{lines} lines for {size} profiles");
+        }
+        let mut best = [Best::new(); 4];
         let rounds_here = if size >= ONE_ROUND_FROM { 1 } else { rounds };
         for _ in 0..rounds_here {
             for (i, best) in best.iter_mut().enumerate() {
                 let mut command = match i {
-                    0 => commands.eval(),
-                    1 => commands.native(false),
+                    0 => commands.eval(false),
+                    1 => commands.eval(true),
+                    2 => commands.native(false),
                     _ => commands.native(true),
                 };
                 let finished =
@@ -196,9 +207,10 @@ pub fn run(
                 best.keep(finished);
             }
         }
-        let [eval, native, parse] = best;
+        let [eval, eval_v0_2, native, parse] = best;
         for (name, b) in [
-            ("`mailrules eval`", eval),
+            ("`mailrules eval`, contract 0.1 pack", eval),
+            ("`mailrules eval`, contract 0.2 pack", eval_v0_2),
             ("`native-eval`", native),
             ("`native-eval --parse-only`", parse),
         ] {

@@ -1,5 +1,6 @@
 //! One module per question the benchmarks answer.
 
+pub mod contracts;
 pub mod delivery;
 pub mod end_to_end;
 pub mod evaluation;

@@ -2,6 +2,7 @@
 //! components, a real data directory; the client speaks plain HTTP/1.1.
 
 mod api_bounds;
+mod contract;
 mod feedback;
 mod feedback_bounds;
 mod isolation;

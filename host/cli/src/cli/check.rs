@@ -54,11 +54,23 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("  {import}");
     }
     let fields = mailrules::rule_facts::profile_fields(&engine, &rule);
+    let how = if info.declared_fields.is_some() {
+        "declared"
+    } else {
+        "getters imported"
+    };
     println!(
-        "reads    {} profile fields: {}",
+        "reads    {} profile fields ({how}): {}",
         fields.len(),
         fields.join(", ")
     );
+    if let Some(segments) = &info.declared_segments {
+        println!(
+            "segments {} declared: {}",
+            segments.len(),
+            segments.join(", ")
+        );
+    }
     if let Some(campaign) = campaign {
         let now = super::campaign_time(args.now.as_deref(), &campaign)?;
         let (limits, _) = engine.operator_limits().resolve(&campaign.limits);

@@ -41,6 +41,10 @@ pub struct CreateTenant {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub quiet_hours: Option<mailrules::lifecycle::timing::QuietHours>,
+    /// Profile fields the tenant's rules may not read (`email`,
+    /// `birth-date`, …): a rule that reads one is refused at upload.
+    #[serde(default)]
+    pub forbidden_fields: Vec<String>,
 }
 
 /// Creates a tenant; its token is in the answer, once.
@@ -62,6 +66,7 @@ pub async fn create(
         timezone: body.timezone,
         frequency: body.frequency,
         quiet_hours: body.quiet_hours,
+        forbidden_fields: body.forbidden_fields,
     };
     let created = super::blocking(&state, move |hosting| {
         hosting.create_tenant(&body.id, settings)

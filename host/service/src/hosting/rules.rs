@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mailrules::campaign::Campaign;
 use mailrules::limits::{RequestedLimits, resolve_within};
-use mailrules::rule_facts::{fuel_on_extremes, profile_fields};
+use mailrules::rule_facts::{forbidden_field, fuel_on_extremes, profile_fields};
 
 use mailrules::registry::Version;
 use mailrules::rule::LoadedRule;
@@ -30,8 +30,13 @@ pub struct RuleFacts {
     pub compile_ms: f64,
     /// Everything it imports.
     pub imports: Vec<String>,
-    /// The profile fields it can read: the getters its imports name.
+    /// The profile fields it can read: what it declares (contract 0.2), or
+    /// the getters its imports name (0.1).
     pub profile_fields: Vec<String>,
+    /// The segment ids it declares it may assign (contract 0.2; absent for
+    /// 0.1 rules, whose segments are known only from their decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_segments: Option<Vec<String>>,
     /// Fuel on the most expensive of the largest profiles the host accepts
     /// (`None` when it ran into its deadline), under the default limits
     /// (within the tenant's ceiling): a budget known before any customer
@@ -116,7 +121,7 @@ impl Hosting {
         bytes: &[u8],
     ) -> Result<UploadedRule, HostingError> {
         validate_rule_version(version)?;
-        self.tenant_settings(tenant)?;
+        let settings = self.tenant_settings(tenant)?;
         if self.store.rule_version(tenant, version)?.is_some() {
             return Err(HostingError::Conflict {
                 code: "already-exists",
@@ -149,6 +154,14 @@ impl Hosting {
                 code: "invalid-rule",
                 message: error.to_string(),
             })?;
+        if let Some(field) = forbidden_field(&self.engine, &rule, &settings.forbidden_fields) {
+            return Err(HostingError::Unprocessable {
+                code: "forbidden-field",
+                message: format!(
+                    "the rule reads the profile field `{field}`, which this tenant's rules may not read"
+                ),
+            });
+        }
         let facts = self.facts(tenant, &rule)?;
         let sha256 = self.store.put_component(bytes)?;
         let stored = serde_json::to_value(&facts)
@@ -181,6 +194,7 @@ impl Hosting {
             compile_ms: rule.info.load_time.as_secs_f64() * 1000.0,
             imports: rule.info.imports.clone(),
             profile_fields: profile_fields(&self.engine, rule),
+            declared_segments: rule.info.declared_segments.clone(),
             max_profile_fuel: fuel.max_profile,
             max_profile_outcome: fuel.max_profile_outcome,
             max_profile_shape: fuel.max_profile_shape.to_string(),

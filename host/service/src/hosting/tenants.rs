@@ -31,6 +31,12 @@ pub struct TenantSettings {
     /// Quiet hours in the recipient's zone, for campaigns that set none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<QuietHours>,
+    /// Profile fields the tenant's rules may not read (`email`,
+    /// `birth-date`, …, as contract 0.2 names them): a rule that declares
+    /// one (0.2) or imports its getter (0.1) is refused at upload, naming
+    /// the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden_fields: Vec<String>,
 }
 
 /// A tenant just created: its token is shown this once.
@@ -67,6 +73,23 @@ impl Hosting {
             return Err(HostingError::bad_request(
                 "invalid-timezone",
                 format!("timezone {zone:?}: not an IANA time zone (e.g. Europe/Berlin)"),
+            ));
+        }
+        if let Some(field) = settings.forbidden_fields.iter().find(|field| {
+            !mailrules::contract::v0_2::FIELDS
+                .iter()
+                .any(|(name, _)| name == field)
+        }) {
+            let known: Vec<&str> = mailrules::contract::v0_2::FIELDS
+                .iter()
+                .map(|(name, _)| *name)
+                .collect();
+            return Err(HostingError::bad_request(
+                "invalid-field",
+                format!(
+                    "forbidden_fields: {field:?} is not a profile field (one of {})",
+                    known.join(", ")
+                ),
             ));
         }
         let (ceiling, clamped) = self.config.operator.tenant_ceiling(&settings.limits);

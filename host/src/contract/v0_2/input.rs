@@ -297,3 +297,79 @@ impl BatchBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign() -> Campaign {
+        Campaign::parse(
+            "id = \"c\"\n[[subject]]\nid = \"s1\"\ntext = \"-\"\n\
+             [[preheader]]\nid = \"p1\"\ntext = \"-\"\n\
+             [[slot]]\nname = \"hero\"\n[[slot.block]]\nid = \"hero-a\"\nhtml = \"-\"\n\
+             [fallback]\nsubject = \"s1\"\npreheader = \"p1\"\nblocks = { hero = \"hero-a\" }\n",
+            std::path::Path::new("c.toml"),
+        )
+        .expect("valid campaign")
+    }
+
+    fn profile() -> Profile {
+        serde_json::from_str(
+            r#"{"id": "secret-id", "email": "secret@example.com", "first_name": "Ada",
+                "consent": {"email_marketing": true, "tracking": true},
+                "orders": {"count": 3, "total_spent_cents": 4200, "categories": ["books"]},
+                "tags": ["vip"], "behavior": {"viewed_categories": ["sale"]}}"#,
+        )
+        .expect("valid profile")
+    }
+
+    fn text(batch: &Batch, span: Span) -> &str {
+        let start = span.start as usize;
+        std::str::from_utf8(&batch.text[start..start + span.len as usize]).unwrap()
+    }
+
+    #[test]
+    fn only_declared_fields_cross() {
+        let campaign = campaign();
+        let layout = CampaignLayout::new(&campaign, 1_700_000_000);
+        let mut builder = BatchBuilder::new(&layout, Field::ORDERS | Field::ORDER_CATEGORIES);
+        builder.push(&profile());
+        let batch = builder.finish();
+        let haystack = String::from_utf8_lossy(&batch.text);
+        for secret in ["secret", "Ada", "vip", "sale"] {
+            assert!(!haystack.contains(secret), "{secret} crossed: {haystack}");
+        }
+        let row = &batch.profiles[0];
+        assert_eq!(row.orders.count, 3);
+        assert_eq!(row.orders.total_spent_cents, 4200);
+        assert_eq!((row.email.len, row.id.len), (0, 0));
+        assert!(row.first_name.is_none());
+        assert!(!row.consent.email_marketing);
+        assert_eq!(row.tags.len, 0);
+        let categories = &batch.strings[row.order_categories.start as usize..][..1];
+        assert_eq!(text(&batch, categories[0]), "books");
+    }
+
+    #[test]
+    fn the_campaign_is_laid_out_once_and_shared_by_every_batch() {
+        let campaign = campaign();
+        let layout = CampaignLayout::new(&campaign, 7);
+        let mut builder = BatchBuilder::new(&layout, Field::all());
+        builder.push(&profile());
+        builder.push(&profile());
+        let batch = builder.finish();
+        assert_eq!(batch.campaign.now, 7);
+        assert_eq!(text(&batch, batch.campaign.id), "c");
+        let subject = batch.strings[batch.campaign.subjects.start as usize];
+        assert_eq!(text(&batch, subject), "s1");
+        let hero = &batch.campaign.slots[0];
+        assert_eq!(text(&batch, hero.name), "hero");
+        assert_eq!(
+            text(&batch, batch.strings[hero.blocks.start as usize]),
+            "hero-a"
+        );
+        assert_eq!(batch.profiles.len(), 2);
+        assert_eq!(text(&batch, batch.profiles[1].email), "secret@example.com");
+        assert_eq!(text(&batch, batch.profiles[1].first_name.unwrap()), "Ada");
+    }
+}

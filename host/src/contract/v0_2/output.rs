@@ -155,3 +155,158 @@ fn text(text: &str, span: Span) -> Result<&str, String> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign() -> Campaign {
+        Campaign::parse(
+            "id = \"c\"\n[[subject]]\nid = \"s1\"\ntext = \"-\"\n[[subject]]\nid = \"s2\"\ntext = \"-\"\n\
+             [[preheader]]\nid = \"p1\"\ntext = \"-\"\n\
+             [[slot]]\nname = \"hero\"\n[[slot.block]]\nid = \"hero-a\"\nhtml = \"-\"\n\
+             [[slot.block]]\nid = \"hero-b\"\nhtml = \"-\"\n\
+             [[slot]]\nname = \"recs\"\n[[slot.block]]\nid = \"rec-a\"\nhtml = \"-\"\n\
+             [fallback]\nsubject = \"s1\"\npreheader = \"p1\"\nblocks = { hero = \"hero-a\", recs = \"rec-a\" }\n",
+            std::path::Path::new("c.toml"),
+        )
+        .expect("valid campaign")
+    }
+
+    fn row() -> types::DecisionRow {
+        types::DecisionRow {
+            verdict: Verdict::Decided,
+            segments: 0b101,
+            subject: 1,
+            preheader: 0,
+            blocks: Range { start: 0, len: 2 },
+            reasons: Range { start: 0, len: 1 },
+            note: Span { start: 0, len: 0 },
+            error: types::ErrorCode::Internal,
+        }
+    }
+
+    fn answer(row: types::DecisionRow) -> Decisions {
+        Decisions {
+            rows: vec![row],
+            blocks: vec![1, FALLBACK_BLOCK],
+            reasons: vec![Span { start: 0, len: 6 }],
+            text: "why:itsunset".to_string(),
+        }
+    }
+
+    fn segments() -> Vec<String> {
+        ["a", "b", "c"].map(String::from).to_vec()
+    }
+
+    fn one(row: types::DecisionRow) -> Row {
+        rows(&answer(row), 1, &campaign(), &segments())
+            .expect("one row for one profile")
+            .remove(0)
+    }
+
+    #[test]
+    fn indices_become_the_campaigns_and_the_rules_ids() {
+        let decision = one(row()).unwrap().unwrap();
+        assert_eq!(decision.segments, ["a", "c"]);
+        assert_eq!(decision.subject, "s2");
+        assert_eq!(decision.preheader, "p1");
+        assert_eq!(
+            decision.blocks,
+            [SlotChoice {
+                slot: "hero".into(),
+                block: "hero-b".into()
+            }]
+        );
+        assert_eq!(decision.reasons, ["why:it"]);
+        assert_eq!(decision.suppress, None);
+    }
+
+    #[test]
+    fn suppressions_and_errors_carry_their_text() {
+        let suppressed = one(types::DecisionRow {
+            verdict: Verdict::Suppressed,
+            note: Span { start: 6, len: 6 },
+            ..row()
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(suppressed.suppress.as_deref(), Some("sunset"));
+        assert_eq!(suppressed.subject, "");
+        let failed = one(types::DecisionRow {
+            verdict: Verdict::Failed,
+            error: types::ErrorCode::MissingData,
+            note: Span { start: 0, len: 3 },
+            ..row()
+        })
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(failed.code, ErrorCode::MissingData);
+        assert_eq!(failed.message, "why");
+    }
+
+    #[test]
+    fn every_index_and_span_is_checked() {
+        let cases = [
+            (
+                types::DecisionRow {
+                    segments: 0b1000,
+                    ..row()
+                },
+                "segment bit 3 set, but the rule declares 3 segments",
+            ),
+            (
+                types::DecisionRow {
+                    subject: 2,
+                    ..row()
+                },
+                "subject index 2, but the campaign has 2 subject variants",
+            ),
+            (
+                types::DecisionRow {
+                    blocks: Range { start: 0, len: 1 },
+                    ..row()
+                },
+                "1 block indices for 2 slots",
+            ),
+            (
+                types::DecisionRow {
+                    blocks: Range { start: 1, len: 2 },
+                    ..row()
+                },
+                "blocks range 1+2 outside the 2 returned",
+            ),
+            (
+                types::DecisionRow {
+                    reasons: Range {
+                        start: u32::MAX,
+                        len: 2,
+                    },
+                    ..row()
+                },
+                "reasons range 4294967295+2 outside the 1 returned",
+            ),
+            (
+                types::DecisionRow {
+                    verdict: Verdict::Suppressed,
+                    note: Span { start: 10, len: 5 },
+                    ..row()
+                },
+                "text span 10+5 outside the 12 bytes returned (or not on a character boundary)",
+            ),
+        ];
+        for (bad, message) in cases {
+            assert_eq!(one(bad), Err(message.to_string()));
+        }
+        let mut blocks = answer(row());
+        blocks.blocks[0] = 2;
+        assert_eq!(
+            rows(&blocks, 1, &campaign(), &segments()).unwrap()[0],
+            Err("block index 2 for slot `hero`, which has 2 blocks".to_string())
+        );
+        assert_eq!(
+            rows(&answer(row()), 2, &campaign(), &segments()),
+            Err("decide-batch returned 1 decisions for 2 profiles".to_string())
+        );
+    }
+}
