@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh machine: installs the
-# wasm32-wasip2 target when missing, builds the guest rules from source (the
-# integration tests' build script does that), then runs the host's unit
+# wasm32-wasip2 and wasm32-unknown-unknown targets when missing, builds the
+# guest rules from source (the integration tests' build script does that), then runs the host's unit
 # tests, the guest SDK's tests and the integration tests (the mail path
 # through a real Postfix, which scripts/postfix-loopback.sh installs and
 # starts on 127.0.0.1:2525, with STARTTLS + AUTH on :2587 and implicit
@@ -10,9 +10,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-    rustup target add wasm32-wasip2
-fi
+for target in wasm32-wasip2 wasm32-unknown-unknown; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        rustup target add "$target"
+    fi
+done
 
 # The mail-path tests deliver through a real Postfix on 127.0.0.1:2525, and
 # check DKIM signatures with dkimpy (PyNaCl for Ed25519) and keys made by

@@ -58,7 +58,7 @@ pub fn process_chunk(
                 to_evaluate.push((index, profile));
                 processed.push(None);
             }
-            Err(done) => processed.push(Some(done)),
+            Err(done) => processed.push(Some(*done)),
         }
     }
     let evaluations = session.evaluate_many(&to_evaluate);
@@ -85,7 +85,7 @@ pub fn process_chunk(
 
 /// The profile of a record the rule should see, or what becomes of a
 /// record it should not (unreadable, suppressed, no consent).
-fn admit(evaluator: &Evaluator, record: ProfileRecord) -> Result<Arc<Profile>, Processed> {
+fn admit(evaluator: &Evaluator, record: ProfileRecord) -> Result<Arc<Profile>, Box<Processed>> {
     let profile = match record.profile {
         Ok(profile) => profile,
         Err(error) => {
@@ -95,22 +95,22 @@ fn admit(evaluator: &Evaluator, record: ProfileRecord) -> Result<Arc<Profile>, P
                 error.to_string(),
             );
             outcome.input = Some(error.position.to_string());
-            return Err(Processed {
+            return Err(Box::new(Processed {
                 outcome,
                 cost: None,
                 profile: None,
                 canary: false,
-            });
+            }));
         }
     };
     let profile = Arc::new(profile);
     if let Some(outcome) = evaluator.refused(&profile) {
-        return Err(Processed {
+        return Err(Box::new(Processed {
             outcome,
             cost: None,
             profile: Some(profile),
             canary: false,
-        });
+        }));
     }
     Ok(profile)
 }

@@ -141,7 +141,7 @@ fn check_names_the_fields_read_and_with_a_campaign_the_fuel_on_extremes() {
     assert_eq!(
         tail,
         [
-            "fuel     smallest profile: 5077 of 10000000 units, suppressed",
+            "fuel     smallest profile: 5344 of 10000000 units, suppressed",
             "fuel     largest profile (order-categories): 10000000 of 10000000 units, out-of-fuel",
         ]
     );

@@ -72,7 +72,7 @@ fn fuel_on_the_largest_and_smallest_profile_is_pinned() {
             max_profile_outcome: "out-of-fuel".into(),
             max_profile_shape: "order-categories",
             // No engagement, no subscription time: sunset.
-            min_profile: Some(5_077),
+            min_profile: Some(5_344),
             min_profile_outcome: "suppressed".into(),
         }
     );

@@ -27,12 +27,16 @@ pub struct PlainDecision {
 impl From<mailrules_sdk::Decision> for PlainDecision {
     fn from(d: mailrules_sdk::Decision) -> Self {
         PlainDecision {
-            segments: d.segments,
-            subject: d.subject,
-            preheader: d.preheader,
-            blocks: d.blocks.into_iter().map(|c| (c.slot, c.block)).collect(),
-            suppress: d.suppress,
-            reasons: d.reasons,
+            segments: d.segments.into_iter().map(Into::into).collect(),
+            subject: d.subject.into(),
+            preheader: d.preheader.into(),
+            blocks: d
+                .blocks
+                .into_iter()
+                .map(|c| (c.slot.into(), c.block.into()))
+                .collect(),
+            suppress: d.suppress.map(Into::into),
+            reasons: d.reasons.into_iter().map(Into::into).collect(),
         }
     }
 }

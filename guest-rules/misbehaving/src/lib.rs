@@ -64,7 +64,7 @@ impl Rule for Misbehaving {
             "huge" => {
                 let padding = "x".repeat(1_000);
                 decision.segments = (0..1_000)
-                    .map(|i| format!("segment-{i}-{padding}"))
+                    .map(|i| format!("segment-{i}-{padding}").into())
                     .collect();
             }
             "long-id" => decision.add_segment("x".repeat(10_000)),
@@ -90,10 +90,10 @@ impl Rule for Misbehaving {
             }
             "invent-ids" => {
                 let id = fnv1a(profile.id().as_bytes());
-                decision.segments = (0..32).map(|i| format!("s-{id:016x}-{i}")).collect();
-                decision.suppress = Some(format!("c-{id:016x}"));
+                decision.segments = (0..32).map(|i| format!("s-{id:016x}-{i}").into()).collect();
+                decision.suppress = Some(format!("c-{id:016x}").into());
             }
-            "impersonate" => decision.suppress = Some("no-consent".to_string()),
+            "impersonate" => decision.suppress = Some("no-consent".into()),
             "host-note" => decision.add_reason("fallback-block:hero"),
             "sleep" => std::thread::sleep(std::time::Duration::from_secs(3_600)),
             "ambient" => {

@@ -1,12 +1,12 @@
 //! Conveniences for building a [`Decision`].
 
-use crate::{Decision, SlotChoice};
+use crate::{Decision, Id, SlotChoice};
 
 impl Decision {
     /// A decision with the given subject and preheader variants and nothing
-    /// else: no segments, no blocks (the host fills unset slots from the
+    /// else (ids are `&'static str` or `String`, see [`Id`]): no segments, no blocks (the host fills unset slots from the
     /// campaign's fallback), no reasons.
-    pub fn new(subject: impl Into<String>, preheader: impl Into<String>) -> Self {
+    pub fn new(subject: impl Into<Id>, preheader: impl Into<Id>) -> Self {
         Decision {
             subject: subject.into(),
             preheader: preheader.into(),
@@ -15,7 +15,7 @@ impl Decision {
     }
 
     /// A decision to send nothing to this recipient, with a reason code.
-    pub fn suppressed(reason: impl Into<String>) -> Self {
+    pub fn suppressed(reason: impl Into<Id>) -> Self {
         Decision {
             suppress: Some(reason.into()),
             ..Decision::default()
@@ -23,7 +23,7 @@ impl Decision {
     }
 
     /// Adds the recipient to a segment.
-    pub fn add_segment(&mut self, segment: impl Into<String>) {
+    pub fn add_segment(&mut self, segment: impl Into<Id>) {
         self.segments.push(segment.into());
     }
 
@@ -33,13 +33,13 @@ impl Decision {
     }
 
     /// Sets the subject and preheader variants.
-    pub fn choose(&mut self, subject: impl Into<String>, preheader: impl Into<String>) {
+    pub fn choose(&mut self, subject: impl Into<Id>, preheader: impl Into<Id>) {
         self.subject = subject.into();
         self.preheader = preheader.into();
     }
 
     /// Puts `block` into `slot`, replacing an earlier choice for that slot.
-    pub fn set_block(&mut self, slot: impl Into<String>, block: impl Into<String>) {
+    pub fn set_block(&mut self, slot: impl Into<Id>, block: impl Into<Id>) {
         let slot = slot.into();
         let block = block.into();
         match self.blocks.iter_mut().find(|choice| choice.slot == slot) {
@@ -49,7 +49,7 @@ impl Decision {
     }
 
     /// Records a short code that explains the decision.
-    pub fn add_reason(&mut self, reason: impl Into<String>) {
+    pub fn add_reason(&mut self, reason: impl Into<Id>) {
         self.reasons.push(reason.into());
     }
 }

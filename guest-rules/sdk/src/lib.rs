@@ -69,7 +69,7 @@ use v0_2 as contract;
 pub use attributes::decode_attributes;
 pub use time::{SECONDS_PER_DAY, days_since, within_days};
 pub use types::{
-    Cart, CartItem, Consent, Decision, Engagement, ErrorCode, Field, LogLevel, OrderStats,
+    Cart, CartItem, Consent, Decision, Engagement, ErrorCode, Field, Id, LogLevel, OrderStats,
     RuleError, SlotChoice, Timestamp, ViewedProduct,
 };
 pub use view::{CampaignView, ProfileView};

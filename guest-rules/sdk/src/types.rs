@@ -80,13 +80,18 @@ pub struct Cart {
     pub updated_at: Timestamp,
 }
 
+/// An id or code in a decision: a `&'static str` costs no allocation, a
+/// `String` made at run time works as well (`"vip".into()`,
+/// `format!("rec-{category}").into()`).
+pub type Id = std::borrow::Cow<'static, str>;
+
 /// The block chosen for one content slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotChoice {
     /// A slot name of the campaign.
-    pub slot: String,
+    pub slot: Id,
     /// A block id that may fill it.
-    pub block: String,
+    pub block: Id,
 }
 
 /// What a rule decided for one recipient. See [`crate::decision`] for the
@@ -95,17 +100,17 @@ pub struct SlotChoice {
 pub struct Decision {
     /// Segment ids the recipient belongs to. Under contract 0.2 each must
     /// be one of the rule's [`crate::Rule::SEGMENTS`].
-    pub segments: Vec<String>,
+    pub segments: Vec<Id>,
     /// Chosen subject variant id.
-    pub subject: String,
+    pub subject: Id,
     /// Chosen preheader variant id.
-    pub preheader: String,
+    pub preheader: Id,
     /// One block per slot; a slot left out gets the campaign's fallback.
     pub blocks: Vec<SlotChoice>,
     /// A short reason code to send nothing to this recipient.
-    pub suppress: Option<String>,
+    pub suppress: Option<Id>,
     /// Short codes that explain the decision.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Id>,
 }
 
 /// Why a rule could not decide.

@@ -55,6 +55,33 @@ pub trait ProfileView {
     fn has_tag(&self, tag: &str) -> bool;
     /// Custom attributes as one MessagePack map.
     fn attributes(&self) -> Vec<u8>;
+
+    /// The first purchased category (most purchased first) for which `f`
+    /// gives something. Reads in place where the implementation can (0.2);
+    /// the default goes through [`ProfileView::order_categories`].
+    fn find_order_category<T>(&self, mut f: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        self.order_categories().iter().find_map(|c| f(c))
+    }
+
+    /// The first browsed category (most viewed first) for which `f` gives
+    /// something; see [`ProfileView::find_order_category`].
+    fn find_viewed_category<T>(&self, mut f: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        self.viewed_categories().iter().find_map(|c| f(c))
+    }
+
+    /// Whether `f` holds for any viewed product, given its price in cents
+    /// and when it was viewed; see [`ProfileView::find_order_category`].
+    fn any_viewed_product(&self, mut f: impl FnMut(i64, Timestamp) -> bool) -> bool {
+        self.viewed_products()
+            .iter()
+            .any(|p| f(p.price_cents, p.viewed_at))
+    }
+
+    /// The number of cart lines and when the cart last changed, if there is
+    /// a cart; see [`ProfileView::find_order_category`].
+    fn cart_summary(&self) -> Option<(usize, Timestamp)> {
+        self.cart().map(|cart| (cart.items.len(), cart.updated_at))
+    }
 }
 
 /// Read access to the campaign being sent.

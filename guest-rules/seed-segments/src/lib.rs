@@ -33,7 +33,7 @@
 //! host's benchmarks run the very same code natively.
 
 use mailrules_sdk::{
-    CampaignView, Decision, Engagement, Field, OrderStats, ProfileView, RuleError, Timestamp,
+    CampaignView, Decision, Engagement, Field, Id, OrderStats, ProfileView, RuleError, Timestamp,
     within_days,
 };
 
@@ -156,14 +156,14 @@ fn segments_of(profile: &impl ProfileView, basics: &Basics, now: Timestamp) -> S
     let dormant = inactive && !within(profile.last_visit_at(), 60) && !within(last_order_at, 60);
     let ordered_within_30 = within(last_order_at, 30);
 
-    let cart_abandoner = profile.cart().is_some_and(|cart| {
-        !cart.items.is_empty()
-            && within(Some(cart.updated_at), 1)
-            && last_order_at.is_none_or(|ordered| ordered < cart.updated_at)
+    let cart_abandoner = profile.cart_summary().is_some_and(|(items, updated_at)| {
+        items > 0
+            && within(Some(updated_at), 1)
+            && last_order_at.is_none_or(|ordered| ordered < updated_at)
     });
     let browser_at_risk = !ordered_within_30
-        && profile.viewed_products().iter().any(|product| {
-            product.price_cents >= HIGH_VALUE_VIEW_CENTS && within(Some(product.viewed_at), 30)
+        && profile.any_viewed_product(|price_cents, viewed_at| {
+            price_cents >= HIGH_VALUE_VIEW_CENTS && within(Some(viewed_at), 30)
         });
     let bargain_hunter = !ordered_within_30
         && within(engagement.last_open_at, 30)
@@ -195,20 +195,20 @@ pub fn decide(
     let basics = Basics::read(profile);
     let segments = segments_of(profile, &basics, now);
     let mut decision = Decision::new("", "");
-    decision.segments = segments.ids().map(String::from).collect();
+    decision.segments = segments.ids().map(Into::into).collect();
 
     let engagement = &basics.engagement;
     let never_engaged = engagement.last_open_at.is_none() && engagement.last_click_at.is_none();
     if segments.dormant && never_engaged && !within_days(basics.subscribed_at, now, 365) {
-        decision.suppress = Some("sunset".to_string());
+        decision.suppress = Some("sunset".into());
         decision.add_reason("sunset:dormant-never-engaged");
         return Ok(decision);
     }
 
     let (variant, because) = segments.variant();
     decision.choose(variant, variant);
-    decision.add_reason(format!("variant:{variant}<-{because}"));
-    decision.set_block(HERO_SLOT, format!("hero-{variant}"));
+    decision.add_reason(variant_reason(variant, because));
+    decision.set_block(HERO_SLOT, hero_block(variant));
 
     let (block, source) = recommendation(profile, campaign);
     decision.set_block(RECOMMENDATIONS_SLOT, block);
@@ -216,25 +216,61 @@ pub fn decide(
     Ok(decision)
 }
 
+/// The reason code `variant:<variant><-<segment>`, spelled out for every
+/// pair [`Segments::variant`] returns (no allocation).
+fn variant_reason(variant: &'static str, because: &'static str) -> Id {
+    let known = match (variant, because) {
+        ("cart-reminder", "cart-abandoner") => "variant:cart-reminder<-cart-abandoner",
+        ("welcome", "new-subscriber") => "variant:welcome<-new-subscriber",
+        ("vip", "high-value-loyal") => "variant:vip<-high-value-loyal",
+        ("thank-you", "recent-buyer") => "variant:thank-you<-recent-buyer",
+        ("browse-reminder", "browser-at-risk") => "variant:browse-reminder<-browser-at-risk",
+        ("sale", "bargain-hunter") => "variant:sale<-bargain-hunter",
+        ("we-miss-you", "dormant") => "variant:we-miss-you<-dormant",
+        ("we-miss-you", "inactive") => "variant:we-miss-you<-inactive",
+        ("default", "no-segment-variant") => "variant:default<-no-segment-variant",
+        _ => return format!("variant:{variant}<-{because}").into(),
+    };
+    known.into()
+}
+
+/// The hero block of a variant, `hero-<variant>` (no allocation).
+fn hero_block(variant: &'static str) -> Id {
+    let known = match variant {
+        "cart-reminder" => "hero-cart-reminder",
+        "welcome" => "hero-welcome",
+        "vip" => "hero-vip",
+        "thank-you" => "hero-thank-you",
+        "browse-reminder" => "hero-browse-reminder",
+        "sale" => "hero-sale",
+        "we-miss-you" => "hero-we-miss-you",
+        "default" => "hero-default",
+        _ => return format!("hero-{variant}").into(),
+    };
+    known.into()
+}
+
 /// The recommendation block and a reason code saying where it came from.
-fn recommendation(profile: &impl ProfileView, campaign: &impl CampaignView) -> (String, String) {
-    let purchased = profile.order_categories();
-    let found = |categories: &[String], source: &str| {
-        categories.iter().find_map(|category| {
-            let block = format!("rec-{category}");
-            campaign
-                .has_block(RECOMMENDATIONS_SLOT, &block)
-                .then(|| (block, format!("rec:{category}<-{source}")))
+fn recommendation(profile: &impl ProfileView, campaign: &impl CampaignView) -> (Id, Id) {
+    // One buffer for every `rec-<category>` tried.
+    let mut block = String::with_capacity(32);
+    let mut found = |category: &str, source: &str| {
+        block.clear();
+        block.push_str("rec-");
+        block.push_str(category);
+        campaign.has_block(RECOMMENDATIONS_SLOT, &block).then(|| {
+            let mut reason = String::with_capacity(category.len() + source.len() + 6);
+            reason.push_str("rec:");
+            reason.push_str(category);
+            reason.push_str("<-");
+            reason.push_str(source);
+            (Id::from(block.clone()), Id::from(reason))
         })
     };
-    found(&purchased, "orders")
-        .or_else(|| found(&profile.viewed_categories(), "viewed"))
-        .unwrap_or_else(|| {
-            (
-                "rec-bestsellers".to_string(),
-                "rec:bestsellers<-default".to_string(),
-            )
-        })
+    profile
+        .find_order_category(|category| found(category, "orders"))
+        .or_else(|| profile.find_viewed_category(|category| found(category, "viewed")))
+        .unwrap_or(("rec-bestsellers".into(), "rec:bestsellers<-default".into()))
 }
 
 /// The rule as exported to the host.

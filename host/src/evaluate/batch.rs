@@ -80,7 +80,7 @@ fn run_or_split(
 ) -> Vec<Evaluation> {
     let failed = match run(evaluator, canary, profiles, &batch) {
         Ok(evaluations) => return evaluations,
-        Err(failed) => failed,
+        Err(failed) => *failed,
     };
     let host_unavailable = matches!(failed.result, Err(Failure::HostUnavailable { .. }));
     if profiles.len() == 1 || host_unavailable {
@@ -94,7 +94,7 @@ fn run_or_split(
             let (batch, _) = fill(evaluator, canary, one, 0);
             match run(evaluator, canary, one, &batch) {
                 Ok(mut evaluations) => evaluations.pop().unwrap_or(failed.clone()),
-                Err(failed) => failed,
+                Err(failed) => *failed,
             }
         })
         .collect()
@@ -107,7 +107,7 @@ fn run(
     canary: bool,
     profiles: &[Arc<Profile>],
     batch: &types::Batch,
-) -> Result<Vec<Evaluation>, Evaluation> {
+) -> Result<Vec<Evaluation>, Box<Evaluation>> {
     let started = Instant::now();
     let rule = evaluator.rule_for(canary);
     let segments = rule
@@ -120,9 +120,21 @@ fn run(
         Ok(Instance::V0_2(rules)) => rules,
         Ok(Instance::V0_1(_)) => {
             let error = wasmtime::format_err!("a 0.1 rule on the 0.2 path");
-            return Err(evaluator.finish(&store, Err(error), started, canary));
+            return Err(Box::new(evaluator.finish(
+                &store,
+                Err(error),
+                started,
+                canary,
+            )));
         }
-        Err(error) => return Err(evaluator.finish(&store, Err(error), started, canary)),
+        Err(error) => {
+            return Err(Box::new(evaluator.finish(
+                &store,
+                Err(error),
+                started,
+                canary,
+            )));
+        }
     };
     let isolation = evaluator.engine.isolation();
     let limits = &evaluator.limits;
@@ -139,13 +151,20 @@ fn run(
     let accounts = BatchProgress::finish(&mut store);
     let decisions = match answer {
         Ok(decisions) => decisions,
-        Err(error) => return Err(evaluator.finish(&store, Err(error), started, canary)),
+        Err(error) => {
+            return Err(Box::new(evaluator.finish(
+                &store,
+                Err(error),
+                started,
+                canary,
+            )));
+        }
     };
     let invalid = |detail: String| {
         let failure = Err(Failure::InvalidDecision { detail });
         let mut evaluation = evaluator.finish(&store, Ok(Ok(Default::default())), started, canary);
         evaluation.result = failure;
-        evaluation
+        Box::new(evaluation)
     };
     if profiles.len() > 1 && accounts.len() != profiles.len() {
         return Err(invalid(format!(

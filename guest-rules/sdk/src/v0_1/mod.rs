@@ -157,19 +157,19 @@ impl CampaignView for Campaign {
 pub fn to_wit(answer: Result<Decision, RuleError>) -> Result<types::Decision, types::RuleError> {
     match answer {
         Ok(d) => Ok(types::Decision {
-            segments: d.segments,
-            subject: d.subject,
-            preheader: d.preheader,
+            segments: d.segments.into_iter().map(Into::into).collect(),
+            subject: d.subject.into(),
+            preheader: d.preheader.into(),
             blocks: d
                 .blocks
                 .into_iter()
                 .map(|c| types::SlotChoice {
-                    slot: c.slot,
-                    block: c.block,
+                    slot: c.slot.into(),
+                    block: c.block.into(),
                 })
                 .collect(),
-            suppress: d.suppress,
-            reasons: d.reasons,
+            suppress: d.suppress.map(Into::into),
+            reasons: d.reasons.into_iter().map(Into::into).collect(),
         }),
         Err(e) => Err(types::RuleError {
             code: match e.code {

@@ -21,13 +21,17 @@ use crate::{
 /// The block index that leaves a slot to the campaign's fallback.
 const FALLBACK_BLOCK: u16 = u16::MAX;
 
-fn text(batch: &Batch, span: Span) -> &str {
+fn bytes(batch: &Batch, span: Span) -> &[u8] {
     let start = span.start as usize;
     batch
         .text
         .get(start..start + span.len as usize)
-        .and_then(|bytes| core::str::from_utf8(bytes).ok())
         .unwrap_or_default()
+}
+
+/// A span as text; comparisons use [`bytes`] and skip the UTF-8 check.
+fn text(batch: &Batch, span: Span) -> &str {
+    core::str::from_utf8(bytes(batch, span)).unwrap_or_default()
 }
 
 fn strings(batch: &Batch, range: Range) -> &[Span] {
@@ -82,11 +86,23 @@ impl<'a> BatchProfile<'a> {
             .collect()
     }
 
+    fn find<T>(
+        &self,
+        field: Field,
+        range: Range,
+        mut f: impl FnMut(&str) -> Option<T>,
+    ) -> Option<T> {
+        self.need(field);
+        strings(self.batch, range)
+            .iter()
+            .find_map(|span| f(text(self.batch, *span)))
+    }
+
     fn contains(&self, field: Field, range: Range, wanted: &str) -> bool {
         self.need(field);
         strings(self.batch, range)
             .iter()
-            .any(|span| text(self.batch, *span) == wanted)
+            .any(|span| bytes(self.batch, *span) == wanted.as_bytes())
     }
 }
 
@@ -196,6 +212,24 @@ impl ProfileView for BatchProfile<'_> {
             updated_at: cart.updated_at,
         })
     }
+    fn find_order_category<T>(&self, f: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        self.find(Field::OrderCategories, self.row.order_categories, f)
+    }
+    fn find_viewed_category<T>(&self, f: impl FnMut(&str) -> Option<T>) -> Option<T> {
+        self.find(Field::ViewedCategories, self.row.viewed_categories, f)
+    }
+    fn any_viewed_product(&self, mut f: impl FnMut(i64, Timestamp) -> bool) -> bool {
+        self.need(Field::ViewedProducts);
+        rows(&self.batch.viewed_products, self.row.viewed_products)
+            .iter()
+            .any(|p| f(p.price_cents, p.viewed_at))
+    }
+    fn cart_summary(&self) -> Option<(usize, Timestamp)> {
+        self.need(Field::Cart);
+        self.row
+            .cart
+            .map(|cart| (cart.items.len as usize, cart.updated_at))
+    }
     fn tags(&self) -> Vec<String> {
         self.list(Field::Tags, self.row.tags)
     }
@@ -227,20 +261,20 @@ impl<'a> BatchCampaign<'a> {
             .map(move |span| text(batch, *span))
     }
 
-    fn slot(&self, name: &str) -> Option<(usize, &'a types::Slot)> {
+    fn contains(&self, range: Range, id: &str) -> bool {
+        let batch = self.batch;
+        strings(batch, range)
+            .iter()
+            .any(|span| bytes(batch, *span) == id.as_bytes())
+    }
+
+    fn slot(&self, name: &str) -> Option<&'a types::Slot> {
         let batch = self.batch;
         batch
             .campaign
             .slots
             .iter()
-            .enumerate()
-            .find(|(_, slot)| text(batch, slot.name) == name)
-    }
-
-    fn position(&self, range: Range, id: &str) -> Option<u16> {
-        self.ids(range)
-            .position(|candidate| candidate == id)
-            .map(|i| i as u16)
+            .find(|slot| bytes(batch, slot.name) == name.as_bytes())
     }
 }
 
@@ -272,24 +306,58 @@ impl CampaignView for BatchCampaign<'_> {
     }
     fn blocks(&self, slot: &str) -> Vec<String> {
         self.slot(slot)
-            .map(|(_, slot)| self.ids(slot.blocks).map(String::from).collect())
+            .map(|slot| self.ids(slot.blocks).map(String::from).collect())
             .unwrap_or_default()
     }
     fn has_subject(&self, id: &str) -> bool {
-        self.ids(self.batch.campaign.subjects).any(|s| s == id)
+        self.contains(self.batch.campaign.subjects, id)
     }
     fn has_preheader(&self, id: &str) -> bool {
-        self.ids(self.batch.campaign.preheaders).any(|s| s == id)
+        self.contains(self.batch.campaign.preheaders, id)
     }
     fn has_block(&self, slot: &str, block: &str) -> bool {
         self.slot(slot)
-            .is_some_and(|(_, slot)| self.ids(slot.blocks).any(|b| b == block))
+            .is_some_and(|slot| self.contains(slot.blocks, block))
     }
+}
+
+/// The campaign's ids as bytes, looked up once per batch.
+struct Lookup<'a> {
+    subjects: Vec<&'a [u8]>,
+    preheaders: Vec<&'a [u8]>,
+    slots: Vec<(&'a [u8], Vec<&'a [u8]>)>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(batch: &'a Batch) -> Self {
+        let ids = |range: Range| -> Vec<&'a [u8]> {
+            strings(batch, range)
+                .iter()
+                .map(|span| bytes(batch, *span))
+                .collect()
+        };
+        Lookup {
+            subjects: ids(batch.campaign.subjects),
+            preheaders: ids(batch.campaign.preheaders),
+            slots: batch
+                .campaign
+                .slots
+                .iter()
+                .map(|slot| (bytes(batch, slot.name), ids(slot.blocks)))
+                .collect(),
+        }
+    }
+}
+
+fn position(ids: &[&[u8]], id: &str) -> Option<u16> {
+    ids.iter()
+        .position(|candidate| *candidate == id.as_bytes())
+        .map(|i| i as u16)
 }
 
 /// Turns decisions into rows of indices.
 struct Encoder<'a> {
-    campaign: BatchCampaign<'a>,
+    lookup: Lookup<'a>,
     segments: &'static [&'static str],
     out: Decisions,
 }
@@ -339,43 +407,35 @@ impl Encoder<'_> {
             let bit = self
                 .segments
                 .iter()
-                .position(|declared| declared == segment)
+                .position(|declared| *declared == segment)
                 .ok_or_else(|| wrong(format!("segment `{segment}` is not in Rule::SEGMENTS")))?;
             segments |= 1 << bit;
         }
         let (mut subject, mut preheader, mut blocks) = (0, 0, NO_RANGE);
         if decision.suppress.is_none() {
-            let campaign = &self.campaign.batch.campaign;
-            subject = self
-                .campaign
-                .position(campaign.subjects, &decision.subject)
+            let lookup = &self.lookup;
+            subject = position(&lookup.subjects, &decision.subject)
                 .ok_or_else(|| wrong(format!("subject `{}` is not a variant", decision.subject)))?;
-            preheader = self
-                .campaign
-                .position(campaign.preheaders, &decision.preheader)
-                .ok_or_else(|| {
-                    wrong(format!(
-                        "preheader `{}` is not a variant",
-                        decision.preheader
-                    ))
-                })?;
+            preheader = position(&lookup.preheaders, &decision.preheader).ok_or_else(|| {
+                wrong(format!(
+                    "preheader `{}` is not a variant",
+                    decision.preheader
+                ))
+            })?;
             if !decision.blocks.is_empty() {
-                let mut chosen = [FALLBACK_BLOCK; 16];
-                let mut chosen_vec;
-                let slots = campaign.slots.len();
-                let chosen: &mut [u16] = if slots <= chosen.len() {
-                    &mut chosen[..slots]
-                } else {
-                    chosen_vec = vec![FALLBACK_BLOCK; slots];
-                    &mut chosen_vec
-                };
+                let start = self.out.blocks.len();
+                self.out
+                    .blocks
+                    .resize(start + lookup.slots.len(), FALLBACK_BLOCK);
                 for choice in &decision.blocks {
-                    let (index, slot) = self.campaign.slot(&choice.slot).ok_or_else(|| {
-                        wrong(format!("slot `{}` is not in the campaign", choice.slot))
-                    })?;
-                    chosen[index] = self
-                        .campaign
-                        .position(slot.blocks, &choice.block)
+                    let slot = lookup
+                        .slots
+                        .iter()
+                        .position(|(name, _)| *name == choice.slot.as_bytes())
+                        .ok_or_else(|| {
+                            wrong(format!("slot `{}` is not in the campaign", choice.slot))
+                        })?;
+                    self.out.blocks[start + slot] = position(&lookup.slots[slot].1, &choice.block)
                         .ok_or_else(|| {
                             wrong(format!(
                                 "block `{}` may not fill slot `{}`",
@@ -383,11 +443,9 @@ impl Encoder<'_> {
                             ))
                         })?;
                 }
-                let start = self.out.blocks.len() as u32;
-                self.out.blocks.extend_from_slice(chosen);
                 blocks = Range {
-                    start,
-                    len: slots as u32,
+                    start: start as u32,
+                    len: lookup.slots.len() as u32,
                 };
             }
         }
@@ -432,7 +490,7 @@ pub fn describe<R: Rule>() -> Description {
 pub fn decide_batch<R: Rule>(batch: Batch) -> Decisions {
     let fields = Field::set(R::FIELDS);
     let mut encoder = Encoder {
-        campaign: BatchCampaign { batch: &batch },
+        lookup: Lookup::new(&batch),
         segments: R::SEGMENTS,
         out: Decisions {
             rows: Vec::with_capacity(batch.profiles.len()),
