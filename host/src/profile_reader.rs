@@ -332,20 +332,46 @@ impl Iterator for MessagePack<Buffered> {
             index: self.index,
             offset: self.offset(),
         };
-        let mut deserializer = rmp_serde::Deserializer::new(&mut self.reader);
-        let value = match serde_json::Value::deserialize(&mut deserializer) {
+        // One record's bytes, found by skipping it; then the typed decode
+        // straight from them (the fast path), and only for a record it
+        // refuses the generic one that says where it is wrong.
+        let mut recorder = Recorder {
+            inner: &mut self.reader,
+            bytes: Vec::new(),
+        };
+        let skipped =
+            serde::de::IgnoredAny::deserialize(&mut rmp_serde::Deserializer::new(&mut recorder));
+        let bytes = recorder.bytes;
+        if let Err(error) = skipped {
+            self.broken = true;
+            let message =
+                format!("not valid MessagePack ({error}); the rest of the stream cannot be read");
+            return Some(ProfileRecord {
+                position,
+                profile: Err(ProfileError {
+                    position,
+                    profile_id: None,
+                    message,
+                }),
+            });
+        }
+        if let Ok(profile) = rmp_serde::from_slice::<Profile>(&bytes) {
+            return Some(ProfileRecord {
+                position,
+                profile: Ok(profile),
+            });
+        }
+        let value = match rmp_serde::from_slice::<serde_json::Value>(&bytes) {
             Ok(value) => value,
+            // Well-formed MessagePack, but not a JSON-like value (binary
+            // data, a map with other than string keys): this record only.
             Err(error) => {
-                self.broken = true;
-                let message = format!(
-                    "not valid MessagePack ({error}); the rest of the stream cannot be read"
-                );
                 return Some(ProfileRecord {
                     position,
                     profile: Err(ProfileError {
                         position,
                         profile_id: None,
-                        message,
+                        message: format!("not a profile: {error}"),
                     }),
                 });
             }
@@ -358,6 +384,20 @@ impl Iterator for MessagePack<Buffered> {
                 message: describe(error),
             });
         Some(ProfileRecord { position, profile })
+    }
+}
+
+/// A reader that keeps a copy of every byte read through it.
+struct Recorder<'r, R> {
+    inner: &'r mut R,
+    bytes: Vec<u8>,
+}
+
+impl<R: Read> Read for Recorder<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
 }
 

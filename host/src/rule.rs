@@ -243,9 +243,23 @@ fn describe(
     if engine.isolation().epochs {
         store.set_epoch_deadline(engine.deadline_ticks(limits.timeout));
     }
-    let rules = pre
-        .instantiate(&mut store)
-        .map_err(|e| refused(format!("{e:#}")))?;
+    // A full instance pool is the host's state, not the rule's: wait for
+    // a slot as evaluations do.
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    let rules = loop {
+        match pre.instantiate(&mut store) {
+            Ok(rules) => break rules,
+            Err(e)
+                if crate::evaluate::pool_is_full(&e)
+                    && started.elapsed() < crate::evaluate::DEFAULT_CAPACITY_WAIT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(refused(format!("{e:#}"))),
+        }
+    };
     let description = v0_2::describe(&rules, &mut store).map_err(|e| refused(format!("{e:#}")))?;
     v0_2::check_description(&description).map_err(refused)?;
     Ok(v0_2::Description {

@@ -119,6 +119,23 @@ fn messagepack_input_gives_the_same_decisions_as_jsonl() {
     );
     let from_jsonl = evaluate(&rule("seed-segments"), example_campaign(), &profiles, 1);
     assert_eq!(from_msgpack, from_jsonl);
+
+    // The typed fast path and the JSON reader agree on every field of a
+    // large varied set (attributes, carts, dates and all).
+    let profiles = generator::profiles(3_000, 5_150, now());
+    let mut packed = Vec::new();
+    for p in &profiles {
+        packed.extend(rmp_serde::to_vec_named(p).expect("encodes"));
+    }
+    let read = |bytes: Vec<u8>, format| {
+        mailrules::profile_reader::ProfileReader::new(std::io::Cursor::new(bytes), format)
+            .map(|record| record.profile.expect("every generated profile reads"))
+            .collect::<Vec<_>>()
+    };
+    let from_msgpack = read(packed, ProfileFormat::MessagePack);
+    let from_jsonl = read(crate::harness::jsonl(&profiles), ProfileFormat::JsonLines);
+    assert_eq!(from_msgpack.len(), 3_000);
+    assert!(from_msgpack == from_jsonl, "the two readers disagree");
 }
 
 #[test]

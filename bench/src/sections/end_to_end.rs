@@ -17,10 +17,30 @@ use crate::sections::scaling::input;
 /// `mailrules eval` about ten seconds or more).
 const ONE_ROUND_FROM: usize = 1_000_000;
 
-/// The three commands run on one input.
+/// The commands run on one input.
 struct Commands<'a> {
     fixture: &'a Fixture,
     profiles: &'a Path,
+}
+
+/// The same profiles as `jsonl`, as a stream of MessagePack maps next to
+/// it (`.msgpack`: both commands pick the format by extension); written
+/// once and kept.
+fn messagepack(jsonl: &Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::io::Write;
+    let path = jsonl.with_extension("msgpack");
+    if !path.is_file() {
+        let partial = path.with_extension("partial");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        for line in BufReader::new(std::fs::File::open(jsonl)?).lines() {
+            let value: serde_json::Value = serde_json::from_str(&line?)?;
+            out.write_all(&rmp_serde::to_vec_named(&value)?)?;
+        }
+        out.flush()?;
+        drop(out);
+        std::fs::rename(&partial, &path)?;
+    }
+    Ok(path)
 }
 
 impl Commands<'_> {
@@ -166,7 +186,9 @@ pub fn run(
              interleaved rounds (one from {} profiles); output to /dev/null; peak memory as \
              in table 4. *÷ native* and *÷ eval* divide a row's CPU time by that of \
              `native-eval` and of `mailrules eval` (0.1) on the same input: on the parse-only rows \
-             they are the share of reading and parsing.",
+             they are the share of reading and parsing. The *MessagePack* rows read the \
+             same profiles as a stream of MessagePack maps (checked to print the same \
+             lines); their ratios are against the JSON Lines `native-eval`.",
             count(ONE_ROUND_FROM as f64)
         ),
         &[
@@ -183,15 +205,22 @@ pub fn run(
     );
     for &size in sizes {
         let path = input(work, size, fixture.now)?;
+        let packed = messagepack(&path)?;
         let commands = Commands {
             fixture,
             profiles: &path,
+        };
+        let packed_commands = Commands {
+            fixture,
+            profiles: &packed,
         };
         for v0_2 in [false, true] {
             let lines = same_lines(commands.eval(v0_2), commands.native(false))?;
             anyhow::ensure!(lines == size as u64, "{lines} lines for {size} profiles");
         }
-        let mut best = [Best::new(); 4];
+        let lines = same_lines(packed_commands.eval(true), commands.native(false))?;
+        anyhow::ensure!(lines == size as u64, "{lines} lines for {size} profiles");
+        let mut best = [Best::new(); 7];
         let rounds_here = if size >= ONE_ROUND_FROM { 1 } else { rounds };
         for _ in 0..rounds_here {
             for (i, best) in best.iter_mut().enumerate() {
@@ -199,7 +228,10 @@ pub fn run(
                     0 => commands.eval(false),
                     1 => commands.eval(true),
                     2 => commands.native(false),
-                    _ => commands.native(true),
+                    3 => commands.native(true),
+                    4 => packed_commands.eval(true),
+                    5 => packed_commands.native(false),
+                    _ => packed_commands.native(true),
                 };
                 let finished =
                     run_measured(command.stdout(Stdio::null()).stderr(Stdio::inherit()))?;
@@ -207,12 +239,26 @@ pub fn run(
                 best.keep(finished);
             }
         }
-        let [eval, eval_v0_2, native, parse] = best;
+        let [
+            eval,
+            eval_v0_2,
+            native,
+            parse,
+            packed_eval,
+            packed_native,
+            packed_parse,
+        ] = best;
         for (name, b) in [
             ("`mailrules eval`, contract 0.1 pack", eval),
             ("`mailrules eval`, contract 0.2 pack", eval_v0_2),
             ("`native-eval`", native),
             ("`native-eval --parse-only`", parse),
+            (
+                "MessagePack: `mailrules eval`, contract 0.2 pack",
+                packed_eval,
+            ),
+            ("MessagePack: `native-eval`", packed_native),
+            ("MessagePack: `native-eval --parse-only`", packed_parse),
         ] {
             let cpu = b.cpu.as_secs_f64();
             let wall = b.wall.as_secs_f64();

@@ -19,10 +19,11 @@ use crate::contract::v0_2::input::BatchBuilder;
 use crate::contract::v0_2::{output, types};
 use crate::profile::Profile;
 
-/// Most bytes of profile text one batch carries; a batch is cut early
-/// rather than grow past it, so large profiles do not make a batch
-/// outgrow the rule's memory.
-pub const MAX_BATCH_TEXT: usize = 1 << 20;
+/// Most bytes a batch may take in the rule's memory (its text and the rows
+/// of its lists); a batch is cut before the profile that would take it past
+/// this, so large profiles do not make a batch outgrow the rule's memory.
+/// A single profile always makes a batch, whatever its size.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// Evaluates `profiles` with the rule that serves `canary`, in batches of
 /// the evaluator's batch size. One evaluation per profile, in order.
@@ -62,14 +63,28 @@ fn fill(
         .unwrap_or(types::Field::empty());
     let mut builder = BatchBuilder::new(evaluator.layout(), fields);
     let mut end = start;
-    while end < profiles.len()
-        && end - start < evaluator.batch
-        && (end == start || builder.text_len() < MAX_BATCH_TEXT)
-    {
+    while end < profiles.len() && end - start < evaluator.batch {
         builder.push(&profiles[end]);
+        if end > start && builder.guest_bytes() > MAX_BATCH_BYTES {
+            // Over the cap with this profile: lay the batch out again
+            // without it (rare: only very large profiles get here).
+            return fill_exactly(evaluator, canary, profiles, start, end);
+        }
         end += 1;
     }
     (builder.finish(), end)
+}
+
+/// The batch of `profiles[start..end]`.
+fn fill_exactly(
+    evaluator: &Evaluator,
+    canary: bool,
+    profiles: &[Arc<Profile>],
+    start: usize,
+    end: usize,
+) -> (types::Batch, usize) {
+    let (batch, _) = fill(evaluator, canary, &profiles[..end], start);
+    (batch, end)
 }
 
 fn run_or_split(
@@ -173,8 +188,14 @@ fn run(
             profiles.len()
         )));
     }
-    let rows =
-        output::rows(&decisions, profiles.len(), &evaluator.campaign, segments).map_err(invalid)?;
+    let rows = output::rows(
+        &decisions,
+        profiles.len(),
+        &evaluator.campaign,
+        segments,
+        &evaluator.limits,
+    )
+    .map_err(invalid)?;
     let whole = (accounts.is_empty())
         .then(|| evaluator.finish(&store, Ok(Ok(Default::default())), started, canary));
     Ok(rows

@@ -31,12 +31,15 @@ pub struct Evaluation {
     /// The rule's decision, not yet checked against the campaign.
     pub result: Result<Decision, Failure>,
     /// Fuel consumed, guest start-up included; never more than the budget.
+    /// For a recipient of a 0.2 batch: from its `host.begin` to the next
+    /// (the last one also pays for handing the batch's answer back).
     /// `None` after a timeout: wasmtime keeps the running function's count
     /// in a register and writes it back only at calls and returns, so what
     /// an interrupted rule used is not known exactly, and no figure is
     /// better than a wrong one.
     pub fuel_used: Option<u64>,
-    /// Wall time from store creation to the answer.
+    /// Wall time from store creation to the answer (for a recipient of a
+    /// 0.2 batch, from its `host.begin` to the next).
     pub elapsed: Duration,
     /// The rule's log (host.log, stdout, stderr), capped.
     pub log: String,
@@ -159,9 +162,11 @@ impl Evaluator {
     /// later (default [`DEFAULT_BATCH`]; `1` is a fresh sandbox for every
     /// recipient). Each recipient of a batch gets the full fuel budget and
     /// deadline, and a batch that fails is run again one profile at a time
-    /// in fresh sandboxes, so decisions never depend on this. A 0.2
-    /// decision names variants and blocks by index, so no recipient's data
-    /// can reach another's message. 0.1 rules ignore it (see
+    /// in fresh sandboxes, so for a rule that keeps nothing between
+    /// profiles (as the SDK runs them) decisions do not depend on this; a
+    /// batch of n never gets more than n + 1 budgets. A 0.2 decision names
+    /// variants and blocks by index, so no recipient's data can reach
+    /// another's message. 0.1 rules ignore it (see
     /// [`Evaluator::with_reuse`]).
     pub fn with_batch(mut self, profiles: usize) -> Self {
         self.batch = profiles.max(1);
@@ -648,7 +653,7 @@ impl Session<'_> {
 
 /// Whether instantiating failed because every slot of a kind in the
 /// instance pool is in use: the host's capacity, not the rule's behaviour.
-fn pool_is_full(error: &wasmtime::Error) -> bool {
+pub(crate) fn pool_is_full(error: &wasmtime::Error) -> bool {
     error
         .chain()
         .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())

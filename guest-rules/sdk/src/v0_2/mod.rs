@@ -349,10 +349,13 @@ impl<'a> Lookup<'a> {
     }
 }
 
+/// The index of `id` in `ids`; `None` also past index 65,534 (65,535 marks
+/// a slot left to its fallback).
 fn position(ids: &[&[u8]], id: &str) -> Option<u16> {
     ids.iter()
         .position(|candidate| *candidate == id.as_bytes())
-        .map(|i| i as u16)
+        .and_then(|i| u16::try_from(i).ok())
+        .filter(|&i| i != FALLBACK_BLOCK)
 }
 
 /// Turns decisions into rows of indices.

@@ -84,6 +84,13 @@ impl Buffers {
     }
 }
 
+/// Canonical ABI sizes of the list elements, for [`BatchBuilder::guest_bytes`]
+/// (checked against wasmtime's layout in the tests).
+const SPAN_BYTES: usize = 8;
+const VIEWED_PRODUCT_BYTES: usize = 32;
+const CART_ITEM_BYTES: usize = 40;
+const PROFILE_ROW_BYTES: usize = 312;
+
 const EMPTY_SPAN: Span = Span { start: 0, len: 0 };
 const EMPTY_RANGE: Range = Range { start: 0, len: 0 };
 
@@ -114,9 +121,14 @@ impl BatchBuilder {
         }
     }
 
-    /// Bytes of text so far.
-    pub(crate) fn text_len(&self) -> usize {
+    /// Bytes the batch so far takes in the rule's memory: its text and
+    /// every row of its lists, in their canonical ABI sizes.
+    pub(crate) fn guest_bytes(&self) -> usize {
         self.buffers.text.len()
+            + self.buffers.strings.len() * SPAN_BYTES
+            + self.viewed_products.len() * VIEWED_PRODUCT_BYTES
+            + self.cart_items.len() * CART_ITEM_BYTES
+            + self.profiles.len() * PROFILE_ROW_BYTES
     }
 
     /// Adds `profile`, with only the declared fields filled.
@@ -326,6 +338,15 @@ mod tests {
     fn text(batch: &Batch, span: Span) -> &str {
         let start = span.start as usize;
         std::str::from_utf8(&batch.text[start..start + span.len as usize]).unwrap()
+    }
+
+    #[test]
+    fn the_sizes_counted_are_the_canonical_abi_sizes() {
+        use wasmtime::component::ComponentType;
+        assert_eq!(Span::SIZE32, SPAN_BYTES);
+        assert_eq!(ViewedProduct::SIZE32, VIEWED_PRODUCT_BYTES);
+        assert_eq!(CartItem::SIZE32, CART_ITEM_BYTES);
+        assert_eq!(ProfileRow::SIZE32, PROFILE_ROW_BYTES);
     }
 
     #[test]

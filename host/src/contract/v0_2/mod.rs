@@ -103,6 +103,12 @@ pub(crate) fn check_description(description: &types::Description) -> Result<(), 
                 segment.len()
             ));
         }
+        if !crate::id::is_valid(segment, MAX_SEGMENT_ID_BYTES) {
+            return Err(format!(
+                "declared segment `{segment}` has characters other than {}",
+                crate::id::ALLOWED
+            ));
+        }
         if segments[..i].contains(segment) {
             return Err(format!("segment `{segment}` is declared twice"));
         }

@@ -4,6 +4,7 @@
 
 use crate::campaign::Campaign;
 use crate::decision::{Decision, ErrorCode, RuleError, SlotChoice};
+use crate::limits::Limits;
 
 use super::types::{self, Decisions, Range, Span, Verdict};
 
@@ -14,13 +15,20 @@ pub(crate) const FALLBACK_BLOCK: u16 = u16::MAX;
 /// host cannot read the row (an invalid decision).
 pub(crate) type Row = Result<Result<Decision, RuleError>, String>;
 
+/// Longest suppression code or error message copied out of an answer:
+/// spans may overlap, so nothing is copied before it is bounded.
+const MAX_NOTE_BYTES: usize = 1024;
+
 /// The rows of `decisions`, which must be one per profile of a batch of
 /// `profiles`; `Err` when the answer as a whole does not fit the batch.
+/// Every row is bounded by `limits` before anything of it is copied: a
+/// guest can make every span cover its whole text.
 pub(crate) fn rows(
     decisions: &Decisions,
     profiles: usize,
     campaign: &Campaign,
     segments: &[String],
+    limits: &Limits,
 ) -> Result<Vec<Row>, String> {
     if decisions.rows.len() != profiles {
         return Err(format!(
@@ -31,7 +39,7 @@ pub(crate) fn rows(
     Ok(decisions
         .rows
         .iter()
-        .map(|row| row_of(row, decisions, campaign, segments))
+        .map(|row| row_of(row, decisions, campaign, segments, limits))
         .collect())
 }
 
@@ -40,8 +48,9 @@ fn row_of(
     decisions: &Decisions,
     campaign: &Campaign,
     segments: &[String],
+    limits: &Limits,
 ) -> Row {
-    let note = text(&decisions.text, row.note)?;
+    let note = cut(text(&decisions.text, row.note)?, MAX_NOTE_BYTES);
     if row.verdict == Verdict::Failed {
         return Ok(Err(RuleError {
             code: match row.error {
@@ -53,11 +62,29 @@ fn row_of(
             message: note.to_string(),
         }));
     }
+    let reasons = slice(&decisions.reasons, row.reasons, "reasons")?;
+    if reasons.len() > limits.max_reasons {
+        return Err(format!(
+            "{} reasons, more than the limit of {}",
+            reasons.len(),
+            limits.max_reasons
+        ));
+    }
+    let max_reason = limits.max_id_bytes * 2;
     let mut decision = Decision {
         segments: segment_ids(row.segments, segments)?,
-        reasons: slice(&decisions.reasons, row.reasons, "reasons")?
+        reasons: reasons
             .iter()
-            .map(|span| text(&decisions.text, *span).map(String::from))
+            .map(|span| {
+                let reason = text(&decisions.text, *span)?;
+                if reason.len() > max_reason {
+                    return Err(format!(
+                        "reason of {} bytes, longer than the limit of {max_reason}",
+                        reason.len()
+                    ));
+                }
+                Ok(reason.to_string())
+            })
             .collect::<Result<_, _>>()?,
         ..Decision::default()
     };
@@ -141,6 +168,15 @@ fn slice<'a, T>(list: &'a [T], range: Range, what: &str) -> Result<&'a [T], Stri
         })
 }
 
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn text(text: &str, span: Span) -> Result<&str, String> {
     let start = span.start as usize;
     start
@@ -200,9 +236,15 @@ mod tests {
     }
 
     fn one(row: types::DecisionRow) -> Row {
-        rows(&answer(row), 1, &campaign(), &segments())
-            .expect("one row for one profile")
-            .remove(0)
+        rows(
+            &answer(row),
+            1,
+            &campaign(),
+            &segments(),
+            &Limits::default(),
+        )
+        .expect("one row for one profile")
+        .remove(0)
     }
 
     #[test]
@@ -220,6 +262,60 @@ mod tests {
         );
         assert_eq!(decision.reasons, ["why:it"]);
         assert_eq!(decision.suppress, None);
+    }
+
+    #[test]
+    fn overlapping_spans_cost_nothing_before_they_are_bounded() {
+        // One megabyte of text, and a million reasons each covering all of
+        // it: refused on the count, before any is copied.
+        let big = "x".repeat(1 << 20);
+        let whole = Span {
+            start: 0,
+            len: big.len() as u32,
+        };
+        let many = Decisions {
+            rows: vec![types::DecisionRow {
+                reasons: Range {
+                    start: 0,
+                    len: 1_000_000,
+                },
+                note: whole,
+                ..row()
+            }],
+            blocks: vec![1, FALLBACK_BLOCK],
+            reasons: vec![whole; 1_000_000],
+            text: big.clone(),
+        };
+        let limits = Limits::default();
+        assert_eq!(
+            rows(&many, 1, &campaign(), &segments(), &limits).unwrap()[0],
+            Err("1000000 reasons, more than the limit of 32".to_string())
+        );
+        let long = Decisions {
+            rows: vec![types::DecisionRow {
+                reasons: Range { start: 0, len: 1 },
+                ..row()
+            }],
+            ..many.clone()
+        };
+        assert_eq!(
+            rows(&long, 1, &campaign(), &segments(), &limits).unwrap()[0],
+            Err("reason of 1048576 bytes, longer than the limit of 128".to_string())
+        );
+        // A failure's message is cut before it is copied.
+        let failed = Decisions {
+            rows: vec![types::DecisionRow {
+                verdict: Verdict::Failed,
+                note: whole,
+                ..row()
+            }],
+            ..many
+        };
+        let error = rows(&failed, 1, &campaign(), &segments(), &limits).unwrap()[0]
+            .clone()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(error.message.len(), MAX_NOTE_BYTES);
     }
 
     #[test]
@@ -301,11 +397,17 @@ mod tests {
         let mut blocks = answer(row());
         blocks.blocks[0] = 2;
         assert_eq!(
-            rows(&blocks, 1, &campaign(), &segments()).unwrap()[0],
+            rows(&blocks, 1, &campaign(), &segments(), &Limits::default()).unwrap()[0],
             Err("block index 2 for slot `hero`, which has 2 blocks".to_string())
         );
         assert_eq!(
-            rows(&answer(row()), 2, &campaign(), &segments()),
+            rows(
+                &answer(row()),
+                2,
+                &campaign(),
+                &segments(),
+                &Limits::default()
+            ),
             Err("decide-batch returned 1 decisions for 2 profiles".to_string())
         );
     }
