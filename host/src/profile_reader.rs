@@ -332,9 +332,22 @@ impl Iterator for MessagePack<Buffered> {
             index: self.index,
             offset: self.offset(),
         };
-        // One record's bytes, found by skipping it; then the typed decode
-        // straight from them (the fast path), and only for a record it
-        // refuses the generic one that says where it is wrong.
+        // The fast path: the typed decode straight from the buffered bytes,
+        // when the whole record is there and is a valid profile.
+        if let Ok(buffered) = self.reader.fill_buf() {
+            let mut rest = buffered;
+            if let Ok(profile) = rmp_serde::from_read::<_, Profile>(&mut rest) {
+                let used = buffered.len() - rest.len();
+                self.reader.consume(used);
+                return Some(ProfileRecord {
+                    position,
+                    profile: Ok(profile),
+                });
+            }
+        }
+        // Otherwise one record's bytes, found by skipping it; then the
+        // typed decode from them, and only for a record it refuses the
+        // generic one that says where it is wrong.
         let mut recorder = Recorder {
             inner: &mut self.reader,
             bytes: Vec::new(),
