@@ -297,7 +297,7 @@ pub fn run(fixture: &Fixture, rounds: usize, filter: Option<&str>) -> anyhow::Re
         "—".into(),
         "—".into(),
         "—".into(),
-        "the contract has none: profiles are resources read through typed getters; only custom attributes travel as one MessagePack map".into(),
+        "neither contract has one: 0.1 reads profiles through typed getters, 0.2 sends them as flat typed lists; only custom attributes travel as one MessagePack map (MessagePack as an input format: table 11)".into(),
     ]);
     table.row(vec![
         "Extism plugin".into(),
