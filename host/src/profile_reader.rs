@@ -316,15 +316,7 @@ impl Iterator for MessagePack<Buffered> {
                     index: self.index + 1,
                     offset: self.offset(),
                 };
-                let message = format!("cannot read input: {error}");
-                return Some(ProfileRecord {
-                    position,
-                    profile: Err(ProfileError {
-                        position,
-                        profile_id: None,
-                        message,
-                    }),
-                });
+                return Some(unreadable(position, format!("cannot read input: {error}")));
             }
         }
         self.index += 1;
@@ -357,16 +349,10 @@ impl Iterator for MessagePack<Buffered> {
         let bytes = recorder.bytes;
         if let Err(error) = skipped {
             self.broken = true;
-            let message =
-                format!("not valid MessagePack ({error}); the rest of the stream cannot be read");
-            return Some(ProfileRecord {
+            return Some(unreadable(
                 position,
-                profile: Err(ProfileError {
-                    position,
-                    profile_id: None,
-                    message,
-                }),
-            });
+                format!("not valid MessagePack ({error}); the rest of the stream cannot be read"),
+            ));
         }
         if let Ok(profile) = rmp_serde::from_slice::<Profile>(&bytes) {
             return Some(ProfileRecord {
@@ -378,16 +364,7 @@ impl Iterator for MessagePack<Buffered> {
             Ok(value) => value,
             // Well-formed MessagePack, but not a JSON-like value (binary
             // data, a map with other than string keys): this record only.
-            Err(error) => {
-                return Some(ProfileRecord {
-                    position,
-                    profile: Err(ProfileError {
-                        position,
-                        profile_id: None,
-                        message: format!("not a profile: {error}"),
-                    }),
-                });
-            }
+            Err(error) => return Some(unreadable(position, format!("not a profile: {error}"))),
         };
         let profile_id = value.get("id").and_then(|id| id.as_str()).map(String::from);
         let profile =
@@ -397,6 +374,18 @@ impl Iterator for MessagePack<Buffered> {
                 message: describe(error),
             });
         Some(ProfileRecord { position, profile })
+    }
+}
+
+/// The record at `position` that could not be read, and why.
+fn unreadable(position: Position, message: String) -> ProfileRecord {
+    ProfileRecord {
+        position,
+        profile: Err(ProfileError {
+            position,
+            profile_id: None,
+            message,
+        }),
     }
 }
 

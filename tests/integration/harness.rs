@@ -66,20 +66,7 @@ pub fn evaluate_batched(
     jobs: usize,
     reuse: u64,
 ) -> Vec<Outcome> {
-    let engine = RuleEngine::new(OperatorLimits::default()).expect("engine");
-    let loaded = LoadedRule::load(&engine, rule, None).expect("rule loads");
-    let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
-    let now = campaign.now.expect("test campaigns set now");
-    let evaluator =
-        Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now).with_reuse(reuse);
-    let reader = ProfileReader::new(std::io::Cursor::new(input), format);
-    let mut outcomes = Vec::new();
-    mailrules::run::run(&evaluator, reader, jobs, |processed| {
-        outcomes.push(processed.outcome);
-        Ok::<(), ()>(())
-    })
-    .expect("collecting never fails");
-    outcomes
+    evaluate_with(rule, campaign, input, format, jobs, |e| e.with_reuse(reuse))
 }
 
 /// Evaluates `rule` for every profile in `input` on `jobs` threads, a 0.2
@@ -91,13 +78,33 @@ pub fn evaluate_in_batches(
     jobs: usize,
     batch: usize,
 ) -> Vec<Outcome> {
+    evaluate_with(rule, campaign, input, ProfileFormat::JsonLines, jobs, |e| {
+        e.with_batch(batch)
+    })
+}
+
+/// Evaluates `rule` for every profile in `input` with an evaluator set up
+/// by `configure`.
+fn evaluate_with(
+    rule: &Path,
+    campaign: Campaign,
+    input: Vec<u8>,
+    format: ProfileFormat,
+    jobs: usize,
+    configure: impl FnOnce(Evaluator) -> Evaluator,
+) -> Vec<Outcome> {
     let engine = RuleEngine::new(OperatorLimits::default()).expect("engine");
     let loaded = LoadedRule::load(&engine, rule, None).expect("rule loads");
     let (limits, _) = engine.operator_limits().resolve(&campaign.limits);
     let now = campaign.now.expect("test campaigns set now");
-    let evaluator =
-        Evaluator::new(&engine, &loaded, Arc::new(campaign), limits, now).with_batch(batch);
-    let reader = ProfileReader::new(std::io::Cursor::new(input), ProfileFormat::JsonLines);
+    let evaluator = configure(Evaluator::new(
+        &engine,
+        &loaded,
+        Arc::new(campaign),
+        limits,
+        now,
+    ));
+    let reader = ProfileReader::new(std::io::Cursor::new(input), format);
     let mut outcomes = Vec::new();
     mailrules::run::run(&evaluator, reader, jobs, |processed| {
         outcomes.push(processed.outcome);

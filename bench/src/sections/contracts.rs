@@ -78,63 +78,46 @@ pub fn run(fixture: &Fixture, rounds: usize) -> anyhow::Result<Table> {
     let fuel = [fuel(&fresh[0])?, fuel(&fresh[1])?];
     let lookup = CampaignLookup::new(&fixture.campaign, fixture.now);
     let segments = |e: mailrules::evaluate::Evaluation| e.result.map_or(0, |d| d.segments.len());
-    let mut timed = vec![
-        Path::new("native", || {
-            (
-                n,
-                profiles
-                    .iter()
-                    .map(|p| decide(p, &lookup).segments.len())
-                    .sum(),
-            )
-        }),
-        Path::new("0.1 instantiate", || {
+    let mut timed = vec![Path::new("native", || {
+        let sum = profiles
+            .iter()
+            .map(|p| decide(p, &lookup).segments.len())
+            .sum();
+        (n, sum)
+    })];
+    // Then per measure, 0.1 and 0.2 side by side.
+    for v in 0..2 {
+        let fresh = &fresh[v];
+        timed.push(Path::new(format!("{v}: instantiate"), move || {
             let ok = profiles
                 .iter()
-                .filter(|p| fresh[0].instantiate_only((*p).clone()).is_ok())
+                .filter(|p| fresh.instantiate_only((*p).clone()).is_ok())
                 .count();
             (n, ok)
-        }),
-        Path::new("0.2 instantiate", || {
-            let ok = profiles
-                .iter()
-                .filter(|p| fresh[1].instantiate_only((*p).clone()).is_ok())
-                .count();
-            (n, ok)
-        }),
-        Path::new("0.1 fresh", || {
+        }));
+    }
+    for v in 0..2 {
+        let fresh = &fresh[v];
+        timed.push(Path::new(format!("{v}: fresh"), move || {
             let sum = profiles
                 .iter()
-                .map(|p| segments(fresh[0].evaluate(p.clone())))
+                .map(|p| segments(fresh.evaluate(p.clone())))
                 .sum();
             (n, sum)
-        }),
-        Path::new("0.2 fresh", || {
-            let sum = profiles
-                .iter()
-                .map(|p| segments(fresh[1].evaluate(p.clone())))
-                .sum();
-            (n, sum)
-        }),
-        Path::new("0.1 batched", || {
-            let sum = batched[0]
+        }));
+    }
+    for v in 0..2 {
+        let (batched, items) = (&batched[v], &items);
+        timed.push(Path::new(format!("{v}: batched"), move || {
+            let sum = batched
                 .session()
-                .evaluate_many(&items)
+                .evaluate_many(items)
                 .into_iter()
                 .map(segments)
                 .sum();
             (n, sum)
-        }),
-        Path::new("0.2 batched", || {
-            let sum = batched[1]
-                .session()
-                .evaluate_many(&items)
-                .into_iter()
-                .map(segments)
-                .sum();
-            (n, sum)
-        }),
-    ];
+        }));
+    }
     let ns = best_per_item(&mut timed, rounds);
     let native = ns[0];
     let mut table = Table::new(

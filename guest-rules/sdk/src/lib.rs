@@ -51,6 +51,38 @@ extern crate self as mailrules_sdk;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+/// What both contract modules define the same way over their own
+/// generated `host` and `types`: `ab_bucket`, `log`, and the contract's
+/// form of an error code.
+macro_rules! contract_glue {
+    () => {
+        /// See [`crate::ab_bucket`].
+        pub(crate) fn ab_bucket(salt: &str) -> u32 {
+            host::ab_bucket(salt)
+        }
+
+        /// See [`crate::log`].
+        pub(crate) fn log(level: crate::LogLevel, message: &str) {
+            let level = match level {
+                crate::LogLevel::Debug => host::LogLevel::Debug,
+                crate::LogLevel::Info => host::LogLevel::Info,
+                crate::LogLevel::Warn => host::LogLevel::Warn,
+            };
+            host::log(level, message);
+        }
+
+        /// The contract's form of `code`.
+        fn wit_error_code(code: crate::ErrorCode) -> types::ErrorCode {
+            match code {
+                crate::ErrorCode::MissingData => types::ErrorCode::MissingData,
+                crate::ErrorCode::InvalidAttributes => types::ErrorCode::InvalidAttributes,
+                crate::ErrorCode::UnsupportedCampaign => types::ErrorCode::UnsupportedCampaign,
+                crate::ErrorCode::Internal => types::ErrorCode::Internal,
+            }
+        }
+    };
+}
+
 pub mod attributes;
 pub mod decision;
 pub mod time;

@@ -131,25 +131,18 @@ fn run(
         .map(|description| description.segments.as_slice())
         .unwrap_or_default();
     let (mut store, instance) = evaluator.instantiate_waiting(profiles[0].clone(), canary);
+    let failed = |store: &wasmtime::Store<_>, error| {
+        Box::new(evaluator.finish(store, Err(error), started, canary))
+    };
     let rules = match instance {
         Ok(Instance::V0_2(rules)) => rules,
         Ok(Instance::V0_1(_)) => {
-            let error = wasmtime::format_err!("a 0.1 rule on the 0.2 path");
-            return Err(Box::new(evaluator.finish(
+            return Err(failed(
                 &store,
-                Err(error),
-                started,
-                canary,
-            )));
+                wasmtime::format_err!("a 0.1 rule on the 0.2 path"),
+            ));
         }
-        Err(error) => {
-            return Err(Box::new(evaluator.finish(
-                &store,
-                Err(error),
-                started,
-                canary,
-            )));
-        }
+        Err(error) => return Err(failed(&store, error)),
     };
     let isolation = evaluator.engine.isolation();
     let limits = &evaluator.limits;
@@ -166,14 +159,7 @@ fn run(
     let accounts = BatchProgress::finish(&mut store);
     let decisions = match answer {
         Ok(decisions) => decisions,
-        Err(error) => {
-            return Err(Box::new(evaluator.finish(
-                &store,
-                Err(error),
-                started,
-                canary,
-            )));
-        }
+        Err(error) => return Err(failed(&store, error)),
     };
     let invalid = |detail: String| {
         let failure = Err(Failure::InvalidDecision { detail });

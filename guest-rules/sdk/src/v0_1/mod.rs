@@ -10,8 +10,7 @@ use bindings::mailrules::rules::{host, types};
 
 use crate::view::{CampaignView, ProfileView};
 use crate::{
-    Cart, CartItem, Consent, Decision, Engagement, ErrorCode, LogLevel, OrderStats, RuleError,
-    Timestamp, ViewedProduct,
+    Cart, CartItem, Consent, Decision, Engagement, OrderStats, RuleError, Timestamp, ViewedProduct,
 };
 
 impl ProfileView for Profile {
@@ -172,31 +171,13 @@ pub fn to_wit(answer: Result<Decision, RuleError>) -> Result<types::Decision, ty
             reasons: d.reasons.into_iter().map(Into::into).collect(),
         }),
         Err(e) => Err(types::RuleError {
-            code: match e.code {
-                ErrorCode::MissingData => types::ErrorCode::MissingData,
-                ErrorCode::InvalidAttributes => types::ErrorCode::InvalidAttributes,
-                ErrorCode::UnsupportedCampaign => types::ErrorCode::UnsupportedCampaign,
-                ErrorCode::Internal => types::ErrorCode::Internal,
-            },
+            code: wit_error_code(e.code),
             message: e.message,
         }),
     }
 }
 
-/// See [`crate::ab_bucket`].
-pub(crate) fn ab_bucket(salt: &str) -> u32 {
-    host::ab_bucket(salt)
-}
-
-/// See [`crate::log`].
-pub(crate) fn log(level: LogLevel, message: &str) {
-    let level = match level {
-        LogLevel::Debug => host::LogLevel::Debug,
-        LogLevel::Info => host::LogLevel::Info,
-        LogLevel::Warn => host::LogLevel::Warn,
-    };
-    host::log(level, message);
-}
+contract_glue!();
 
 /// Exports a rule as the component's 0.1 `rule` interface.
 #[doc(hidden)]

@@ -14,8 +14,8 @@ use bindings::mailrules::rules::types::{self, DecisionRow, ProfileRow, Range, Sp
 
 use crate::view::{CampaignView, ProfileView};
 use crate::{
-    Cart, CartItem, Consent, Decision, Engagement, ErrorCode, Field, LogLevel, OrderStats, Rule,
-    RuleError, Timestamp, ViewedProduct,
+    Cart, CartItem, Consent, Decision, Engagement, ErrorCode, Field, OrderStats, Rule, RuleError,
+    Timestamp, ViewedProduct,
 };
 
 /// The block index that leaves a slot to the campaign's fallback.
@@ -390,12 +390,7 @@ impl Encoder<'_> {
             blocks: NO_RANGE,
             reasons: NO_RANGE,
             note: span_of(&mut self.out.text, &error.message),
-            error: match error.code {
-                ErrorCode::MissingData => types::ErrorCode::MissingData,
-                ErrorCode::InvalidAttributes => types::ErrorCode::InvalidAttributes,
-                ErrorCode::UnsupportedCampaign => types::ErrorCode::UnsupportedCampaign,
-                ErrorCode::Internal => types::ErrorCode::Internal,
-            },
+            error: wit_error_code(error.code),
         });
         self.out.rows.push(row);
     }
@@ -515,20 +510,7 @@ pub fn decide_batch<R: Rule>(batch: Batch) -> Decisions {
     encoder.out
 }
 
-/// See [`crate::ab_bucket`].
-pub(crate) fn ab_bucket(salt: &str) -> u32 {
-    host::ab_bucket(salt)
-}
-
-/// See [`crate::log`].
-pub(crate) fn log(level: LogLevel, message: &str) {
-    let level = match level {
-        LogLevel::Debug => host::LogLevel::Debug,
-        LogLevel::Info => host::LogLevel::Info,
-        LogLevel::Warn => host::LogLevel::Warn,
-    };
-    host::log(level, message);
-}
+contract_glue!();
 
 /// Exports a rule as the component's 0.2 `rule` interface.
 #[doc(hidden)]
