@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded example, no relay needed: builds the rules
-# from source, shows the reference pack's decision for every example profile
+# from source, shows the reference pack's decision (its contract 0.2 build)
+# for every example profile
 # (`mailrules eval`: one JSON line each on stdout, a summary on stderr), then
 # sends the example campaign into a local Maildir (`mailrules send`) and
 # prints the journal's report. Output goes to target/example/: the Maildir
@@ -11,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/build-rules.sh
 cargo build --release --quiet -p mailrules-cli
 mailrules=target/release/mailrules
-rules=target/rules/seed-segments.wasm
+rules=target/rules/seed-segments-v0-2.wasm
 out=target/example
 rm -rf "$out" && mkdir -p "$out"
 
